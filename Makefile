@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Meltano lives in its own venv: its pins (SQLAlchemy, rich, ...) stay out of the tap's .venv.
+MELTANO_VENV := .venv-meltano
+MELTANO_STAMP := $(MELTANO_VENV)/.installed-stamp
 
 .PHONY: install test lint unit demo bench clean
 
@@ -12,7 +15,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(MELTANO_STAMP):
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/python -m pip install -q 'meltano==4.4.1'
+	touch $(MELTANO_STAMP)
+
+install: $(STAMP) $(MELTANO_STAMP)
 
 lint: install
 	$(BIN)/ruff check .
@@ -31,4 +39,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) output .meltano .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MELTANO_VENV) output .meltano .mypy_cache .ruff_cache .pytest_cache
