@@ -1,1 +1,3 @@
-"""Singer tap for CleverTap counts."""
+"""Singer tap for CleverTap's counts API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,269 @@
+"""CleverTap's counts API: submit a query, poll until it is counted, survive everything else.
+
+Usable without the SDK: `CleverTapClient(...).count(CountRequest(...))` returns one exact
+count or raises one of `errors`' exceptions. Which answers are fatal, which are retried and which
+resubmit the query is decided by `answers.classify`; this module only carries it out: waits
+(exponential with jitter, capped), the poll loop, the poll timeout, the concurrency slot, and
+the stop signal that makes every worker send nothing more once the run is failing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import backoff
+import requests
+import urllib3
+
+from . import __version__
+from .answers import Answer, Outcome, classify
+from .errors import (
+    AuthError,
+    EndpointError,
+    PollTimeoutError,
+    QueryRejectedError,
+    RetriesExhaustedError,
+    StoppedError,
+)
+from .limiter import AdaptiveLimiter
+
+logger = logging.getLogger("tap_clevertap_counts.client")
+
+PROFILES_PATH = "/1/counts/profiles.json"
+EVENTS_PATH = "/1/counts/events.json"
+MAX_BODY_BYTES = 1_000_000  # a count answer is tens of bytes; anything huge is not one
+DEFAULT_MAX_TRIES = 10  # CleverTap's 429/503 come in bursts: at least 8 tries before giving up
+
+
+@dataclass(frozen=True)
+class CountRequest:
+    """One count: a query over one date range (a period)."""
+
+    query_name: str
+    event_name: str
+    event_properties: tuple[dict[str, Any], ...] | list[dict[str, Any]]
+    from_date: datetime.date
+    to_date: datetime.date
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "event_name": self.event_name,
+            "event_properties": list(self.event_properties),
+            "from": int(self.from_date.strftime("%Y%m%d")),
+            "to": int(self.to_date.strftime("%Y%m%d")),
+        }
+
+    def describe(self) -> str:
+        return f"query '{self.query_name}' ({self.from_date}..{self.to_date})"
+
+
+@dataclass
+class ClientSettings:
+    """Everything a client needs; the passcode is kept out of repr on purpose."""
+
+    base_url: str
+    account_id: str
+    passcode: str = field(repr=False)
+    request_timeout: float = 60.0
+    poll_interval: float = 30.0
+    poll_timeout: float = 3600.0
+    max_tries: int = DEFAULT_MAX_TRIES
+    path: str = PROFILES_PATH
+
+    def backoff_waits(self) -> Iterator[float]:
+        """Waits between tries: exponential, with jitter, capped.
+
+        Measured in the poll interval's scale so that a time-scaled run (tests, demo, an
+        emulator) backs off in the same proportion as CleverTap's real 30 s: from 1 s up to
+        60 s between tries at the default interval.
+        """
+        first = min(1.0, self.poll_interval)
+        cap = min(60.0, max(1.0, 2 * self.poll_interval))
+        waits = backoff.expo(base=2, factor=first, max_value=cap)
+        next(waits)  # the generator's priming value
+        for wait in waits:
+            yield wait / 2 + random.uniform(0, wait / 2)
+
+
+class CleverTapClient:
+    """Counts one query at a time per calling thread; safe to share across threads."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        limiter: AdaptiveLimiter | None = None,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.limiter = limiter or AdaptiveLimiter(1)
+        self.stop = stop or threading.Event()
+        self._clock = clock
+        self._url = settings.base_url.rstrip("/") + settings.path
+        self._headers = {
+            "X-CleverTap-Account-Id": settings.account_id,
+            "X-CleverTap-Passcode": settings.passcode,
+            "Content-Type": "application/json",
+            "User-Agent": f"tap-clevertap-counts/{__version__}",
+        }
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"CleverTapClient({self._url!r}, account_id={self.settings.account_id!r})"
+
+    def count(self, request: CountRequest, priority: int = 0) -> int:
+        """The exact count for `request`, holding one concurrency slot while it runs."""
+        self.limiter.acquire(priority, self.stop)
+        clean = False
+        try:
+            value = self._count(request, priority)
+            clean = True
+            return value
+        finally:
+            self.limiter.release(clean=clean)
+
+    def _count(self, request: CountRequest, priority: int) -> int:
+        settings = self.settings
+        waits = settings.backoff_waits()
+        failures = 0
+        started = self._clock()
+        req_id: int | None = None
+        while True:
+            if req_id is None:
+                answer = self._send("POST", data=json.dumps(request.payload()))
+            else:
+                answer = self._send("GET", params={"req_id": str(req_id)})
+            outcome = answer.outcome
+            if outcome is Outcome.SUCCESS:
+                assert answer.count is not None
+                return answer.count
+            if outcome is Outcome.PARTIAL:
+                req_id = answer.req_id
+                failures = 0
+                if self._clock() - started >= settings.poll_timeout:
+                    raise PollTimeoutError(
+                        f"CleverTap was still computing {request.describe()} after "
+                        f"{settings.poll_timeout:g} s (req_id {req_id}); raise "
+                        "poll_timeout_seconds or count shorter periods"
+                    )
+                self._wait(settings.poll_interval)
+                continue
+            self._raise_if_fatal(request, answer)
+
+            failures += 1
+            if outcome is Outcome.THROTTLED and req_id is None:
+                if self.limiter.throttled():
+                    # Others hold slots: the next free one is the right moment to retry.
+                    failures -= 1
+                    self.limiter.yield_slot(priority, self.stop)
+                    continue
+            elif outcome is Outcome.RATE_LIMITED:
+                self.limiter.throttled()
+            if failures >= settings.max_tries:
+                raise RetriesExhaustedError(
+                    f"Gave up on {request.describe()} after {failures} tries; CleverTap's last "
+                    f"answer: {_said(answer)}. It may be overloaded or down: run again later"
+                )
+            if outcome is Outcome.RESUBMIT:
+                logger.info("%s: %s; submitting it again", request.describe(), _said(answer))
+                req_id = None
+                continue
+            if outcome is Outcome.RESUBMIT_LATER:
+                req_id = None
+            wait = next(waits)
+            logger.warning(
+                "%s: %s; try %d of %d in %.2f s",
+                request.describe(),
+                _said(answer),
+                failures + 1,
+                settings.max_tries,
+                wait,
+            )
+            self._wait(wait)
+
+    def _raise_if_fatal(self, request: CountRequest, answer: Answer) -> None:
+        """Stop the run on answers that no retry can fix; nothing more is sent after them."""
+        outcome = answer.outcome
+        if outcome not in (Outcome.AUTH, Outcome.REJECTED, Outcome.ENDPOINT):
+            return
+        self.stop.set()
+        if outcome is Outcome.AUTH:
+            raise AuthError(
+                f"CleverTap refused the credentials: {_said(answer)}. Check account_id and "
+                "passcode, and that region (or api_url) is the account's region"
+            )
+        if outcome is Outcome.REJECTED:
+            raise QueryRejectedError(
+                f"CleverTap rejected {request.describe()}: {_said(answer)}. Fix that query's "
+                "event_name or event_properties in the config"
+            )
+        raise EndpointError(
+            f"{self.settings.base_url} does not answer like CleverTap's counts API: "
+            f"{_said(answer)}. Check region or api_url"
+        )
+
+    def _wait(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise StoppedError("stopping")
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # no netrc or proxy env may add or see credentials
+            self._local.session = session
+        return session
+
+    def _send(self, method: str, **kwargs: Any) -> Answer:
+        """One HTTP exchange, as an `Answer`; network trouble becomes a transient answer."""
+        if self.stop.is_set():
+            raise StoppedError("stopping")
+        try:
+            with self._session().request(
+                method,
+                self._url,
+                headers=self._headers,
+                timeout=self.settings.request_timeout,
+                allow_redirects=False,  # credentials must never follow a redirect
+                stream=True,
+                **kwargs,
+            ) as response:
+                body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+                status = response.status_code
+                location = response.headers.get("Location")
+        except requests.Timeout:
+            return Answer(
+                Outcome.TRANSIENT,
+                None,
+                f"no answer within request_timeout_seconds={self.settings.request_timeout:g}",
+            )
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+        ) as exc:
+            return Answer(
+                Outcome.TRANSIENT,
+                None,
+                f"network error talking to {self.settings.base_url} ({type(exc).__name__})",
+            )
+        if len(body) > MAX_BODY_BYTES:
+            return Answer(Outcome.TRANSIENT, status, "an answer over 1 MB, not a count")
+        return classify(status, body, location)
+
+
+def _said(answer: Answer) -> str:
+    if answer.http_status is None:
+        return answer.words
+    return f"HTTP {answer.http_status} '{answer.words}'"

@@ -1,0 +1,203 @@
+"""`TapClevertapCounts`: the Singer tap, its settings as users see them, and its checks.
+
+The JSON schema below is what `--about` and Meltano show; `settings.parse_settings` is what
+enforces it (see there why the SDK's schema validation is not used for the tap's own keys).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+from singer_sdk import Tap
+from singer_sdk import typing as th
+
+from .errors import ConfigError
+from .queries import OPERATORS
+from .settings import DEFAULTS, REGION_HOSTS, Settings, parse_settings
+from .streams import ProfileCountsStream
+
+_FILTER = th.ObjectType(
+    th.Property("name", th.StringType, required=True, description="Event property name"),
+    th.Property(
+        "operator",
+        th.StringType,
+        required=True,
+        allowed_values=list(OPERATORS),
+        description="CleverTap operator: " + ", ".join(OPERATORS),
+    ),
+    th.Property(
+        "value",
+        th.CustomType({"type": ["string", "number", "boolean", "array"]}),
+        description="A primitive, or a list of primitives meaning OR",
+    ),
+    additional_properties=False,
+)
+
+_QUERY = th.ObjectType(
+    th.Property(
+        "name",
+        th.StringType,
+        required=True,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Unique id of the query in records and state: letters, digits, _ and -",
+    ),
+    th.Property("event_name", th.StringType, required=True, description="CleverTap event name"),
+    th.Property(
+        "event_properties",
+        th.ArrayType(_FILTER),
+        description="Filters on event properties, all of which must match (default none)",
+    ),
+    th.Property(
+        "granularity",
+        th.StringType,
+        allowed_values=["day", "week", "month"],
+        default="day",
+        description="Period of each count: a day, an ISO week (Mon-Sun) or a calendar month",
+    ),
+    th.Property(
+        "start_date", th.DateType, description="First day for this query (default: start_date)"
+    ),
+    additional_properties=False,
+)
+
+
+class TapClevertapCounts(Tap):
+    """Counts of profiles that did an event, per day, week or month, from CleverTap."""
+
+    name = "tap-clevertap-counts"
+    package_name = "tap-clevertap-counts"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "account_id",
+            th.StringType,
+            required=True,
+            description="CleverTap account id, sent as X-CleverTap-Account-Id",
+        ),
+        th.Property(
+            "passcode",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="CleverTap passcode, sent as X-CleverTap-Passcode; never logged",
+        ),
+        th.Property(
+            "region",
+            th.StringType,
+            default=DEFAULTS["region"],
+            allowed_values=list(REGION_HOSTS),
+            description="Account region: in1, sg1, us1, aps3, mec1 -> https://<region>.api."
+            "clevertap.com; eu1 (alias global) -> https://api.clevertap.com",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            description="Base URL override (a proxy, the local emulator); plain http only "
+            "for loopback hosts. Default: from region",
+        ),
+        th.Property(
+            "start_date", th.DateType, required=True, description="First day to count, YYYY-MM-DD"
+        ),
+        th.Property(
+            "end_date",
+            th.DateType,
+            description="Last day to count, YYYY-MM-DD; never later than today. "
+            "Default: yesterday in timezone",
+        ),
+        th.Property(
+            "timezone",
+            th.StringType,
+            default=DEFAULTS["timezone"],
+            description="The account's IANA time zone: decides today and yesterday",
+        ),
+        th.Property(
+            "queries",
+            th.ArrayType(_QUERY),
+            required=True,
+            description="The event queries to count (at least one)",
+        ),
+        th.Property(
+            "lookback_days",
+            th.IntegerType,
+            default=DEFAULTS["lookback_days"],
+            description="Re-count this many days before each query's bookmark on every run "
+            "(late events, profile merges)",
+        ),
+        th.Property(
+            "poll_interval_seconds",
+            th.NumberType,
+            default=DEFAULTS["poll_interval_seconds"],
+            description="Wait between polls of a pending (partial) query, as CleverTap asks; "
+            "retry waits scale with it",
+        ),
+        th.Property(
+            "poll_timeout_seconds",
+            th.NumberType,
+            default=DEFAULTS["poll_timeout_seconds"],
+            description="Give up on one pending query after this long",
+        ),
+        th.Property(
+            "max_concurrent_queries",
+            th.IntegerType,
+            default=DEFAULTS["max_concurrent_queries"],
+            description="Count queries in flight at once (CleverTap allows 3 per account)",
+        ),
+        th.Property(
+            "request_timeout_seconds",
+            th.NumberType,
+            default=DEFAULTS["request_timeout_seconds"],
+            description="Timeout of one HTTP request",
+        ),
+        additional_properties=False,
+    ).to_dict()
+
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The checked config (checked here too when the tap was built with validation off)."""
+        if self._settings is None:
+            self._settings = parse_settings(self._own_config())
+        return self._settings
+
+    @classmethod
+    def _builtin_keys(cls) -> set[str]:
+        """The SDK's own config keys (stream maps, flattening, ...)."""
+        schema: dict[str, Any] = {"properties": {}}
+        cls.append_builtin_config(schema)
+        return set(schema["properties"])
+
+    def _own_config(self) -> dict[str, Any]:
+        builtin = self._builtin_keys()
+        return {key: value for key, value in self.config.items() if key not in builtin}
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check the tap's keys with `parse_settings` rather than the JSON schema.
+
+        A schema validator quotes offending values (a passcode given as a number would be
+        printed) and cannot check dates, zones or uniqueness; `parse_settings` names keys and
+        never secrets. The SDK's built-in keys are still checked against their schema.
+        """
+        errors: list[str] = []
+        try:
+            self._settings = parse_settings(self._own_config())
+        except ConfigError as exc:
+            errors.append(str(exc))
+        builtin = {k: v for k, v in self.config.items() if k in self._builtin_keys()}
+        if builtin:
+            schema: dict[str, Any] = {"type": "object", "properties": {}}
+            self.append_builtin_config(schema)
+            validator = jsonschema.Draft7Validator(schema)
+            errors.extend(
+                f"Invalid config: {'.'.join(map(str, error.path))}: {error.message}"
+                for error in validator.iter_errors(builtin)
+            )
+        if errors and raise_errors:
+            raise ConfigError("; ".join(errors))
+        for error in errors:
+            self.logger.warning("%s", error)
+        return errors
+
+    def discover_streams(self) -> list[ProfileCountsStream]:
+        return [ProfileCountsStream(self)]
