@@ -1,0 +1,261 @@
+"""The counts API itself: from one parsed HTTP request to CleverTap's answer.
+
+Kept apart from socket handling so the order of checks (credentials, forced answers, maintenance,
+random faults, payload, validation, concurrency) reads top to bottom in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from email.message import Message
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tap_clevertap_counts.emulator import auth, hostile
+from tap_clevertap_counts.emulator import messages as m
+from tap_clevertap_counts.emulator.config import EmulatorConfig, changed
+from tap_clevertap_counts.emulator.faults import JSON_KINDS, Faults, InjectQueue
+from tap_clevertap_counts.emulator.jobs import JobBook
+from tap_clevertap_counts.emulator.query import Rejected, parse_query
+from tap_clevertap_counts.emulator.reqlog import RequestLog
+from tap_clevertap_counts.emulator.store import EventStore
+
+# Path -> whether it counts distinct profiles (True) or occurrences (False).
+ROUTES = {"/1/counts/profiles.json": True, "/1/counts/events.json": False}
+SLOW_DEFAULT_SECONDS = 2.0
+_RESET_BODY = b'{"status":"success","count":7138}'
+
+
+@dataclasses.dataclass(frozen=True)
+class Incoming:
+    """What the socket layer read: the body is None when the request had none."""
+
+    method: str
+    target: str
+    headers: Message
+    body: bytes | None
+
+
+@dataclasses.dataclass
+class Outgoing:
+    """What to send back. `action` is "normal", "reset" (cut mid-body) or "redirect"."""
+
+    status: int
+    payload: dict[str, Any] | None = None
+    raw: hostile.RawAnswer | None = None
+    action: str = "normal"
+    location: str | None = None
+
+    def body(self) -> bytes:
+        if self.action == "reset":
+            return _RESET_BODY
+        if self.raw is not None:
+            return self.raw.body
+        return json.dumps(self.payload).encode() if self.payload is not None else b""
+
+    def content_type(self) -> str | None:
+        if self.raw is not None:
+            return self.raw.content_type
+        return "application/json"
+
+
+def _fail(pair: tuple[int, str]) -> Outgoing:
+    return Outgoing(pair[0], m.fail(pair[1]))
+
+
+def _parse_json(body: bytes | None) -> tuple[object, bool]:
+    """(parsed body, whether it is JSON); CleverTap reads the body whatever the Content-Type."""
+    if not body:
+        return None, False
+    try:
+        text = body.decode("utf-8")
+        return json.loads(text, parse_constant=_no_constants), True
+    except (UnicodeDecodeError, ValueError):
+        return body.decode("utf-8", errors="replace"), False
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+class CountsAPI:
+    """All of the emulator's state, and the request logic that reads and changes it."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._lock = threading.Lock()
+        self._config = config
+        self.store = EventStore(config.seed)
+        self.jobs = JobBook(config.seed)
+        self.faults = Faults(config.seed)
+        self.injections = InjectQueue()
+        self.log = RequestLog(config.log_path, config.passcode)
+        self.redirect = hostile.RedirectTarget()
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """A snapshot: one request sees one consistent configuration."""
+        with self._lock:
+            return self._config
+
+    def update(self, **changes: object) -> None:
+        with self._lock:
+            old, new = self._config, changed(self._config, changes)
+            if new.seed != old.seed:
+                self.store = EventStore(new.seed)
+                self.jobs.reseed(new.seed)
+                self.faults.reseed(new.seed)
+            self.log.reopen(new.log_path, new.passcode)
+            self._config = new
+
+    def handle(self, request: Incoming) -> Outgoing:
+        """Answer one request, log it, and hold the account's slot for as long as it runs."""
+        config = self.config
+        entry = _entry(request)
+        account = config.account_id
+        holds_slot = False
+        try:
+            if entry["kind"] == "other":
+                known_path = urlsplit(request.target).path in ROUTES
+                out = _fail(m.METHOD_NOT_ALLOWED if known_path else m.NOT_FOUND)
+            elif (denied := auth.check(request.headers, account, config.passcode)) is not None:
+                out = _fail(denied)
+            else:
+                req_id = entry["req_id"]
+                job_id = req_id if isinstance(req_id, int) else None
+                if entry["kind"] == "poll" and self.jobs.is_pending(job_id, account):
+                    entry["inflight"] = self.jobs.load(account)
+                else:
+                    entry["inflight"] = self.jobs.arrive(account)
+                    holds_slot = True
+                out, holds_slot = self._answer(request, config, entry, holds_slot=holds_slot)
+            entry["status"] = out.status
+            if entry["answer"] is None:
+                entry["answer"] = out.payload
+            self.log.append(entry)
+            delay = config.slow_seconds
+            if entry["injected"] == "slow":
+                delay = delay or SLOW_DEFAULT_SECONDS
+            if delay:
+                time.sleep(delay)
+            return out
+        finally:
+            if holds_slot:
+                self.jobs.leave(account)
+
+    def _answer(
+        self, request: Incoming, config: EmulatorConfig, entry: dict[str, Any], *, holds_slot: bool
+    ) -> tuple[Outgoing, bool]:
+        """The answer of an authenticated request, and whether it still holds its slot (a
+        partial job takes the slot over)."""
+        kind = entry["kind"]
+        forced = self.injections.take(kind)
+        if forced is not None:
+            entry["injected"] = forced
+            if forced != "slow":
+                entry["answer"] = forced
+                return self._forced(forced, request), holds_slot
+        if config.maintenance:
+            return _fail(m.MAINTENANCE), holds_slot
+        fault = self.faults.draw(config.fault_429, config.fault_500, config.fault_503)
+        if fault is not None:
+            return _fail(fault), holds_slot
+        unique = ROUTES[urlsplit(request.target).path]
+        over_limit = entry["inflight"] > config.concurrency_limit
+        if kind == "poll":
+            over_limit = over_limit and holds_slot  # a running job's poll has its slot already
+            return self._poll(entry["req_id"], config, unique, over_limit), holds_slot
+        return self._submit(request.body, config, unique, over_limit)
+
+    def _forced(self, forced: str, request: Incoming) -> Outgoing:
+        if forced in JSON_KINDS:
+            status, payload = JSON_KINDS[forced]
+            return Outgoing(status, dict(payload))
+        if forced == "reset":
+            return Outgoing(200, action="reset")
+        if forced == "redirect":
+            location = self.redirect.start() + request.target
+            return Outgoing(302, m.fail("Moved"), action="redirect", location=location)
+        return Outgoing(200, raw=hostile.raw_answer(forced))
+
+    def _submit(
+        self, raw_body: bytes | None, config: EmulatorConfig, unique: bool, over_limit: bool
+    ) -> tuple[Outgoing, bool]:
+        body, is_json = _parse_json(raw_body)
+        if not is_json or body is None:
+            return _fail(m.PAYLOAD_MANDATORY), True
+        try:
+            query = parse_query(body, config.current_day(), self.store.EVENTS)
+        except Rejected as rejected:
+            return Outgoing(400, m.fail(rejected.error)), True
+        if over_limit:
+            return _fail(m.TOO_MANY_CONCURRENT), True
+        count = self.store.count_filtered(
+            unique, query.event_name, query.filters, query.from_date, query.to_date
+        )
+        partial, fails, expires = self.jobs.decide(
+            config.partial_share, config.async_fail_share, config.expire_share
+        )
+        if not partial:
+            return Outgoing(200, m.success(count)), True
+        req_id = self.jobs.start_job(
+            account=config.account_id,
+            endpoint=_endpoint(unique),
+            count=count,
+            job_seconds=config.job_seconds,
+            fails=fails,
+            expires=expires,
+            ttl=config.req_id_ttl_seconds,
+        )
+        return Outgoing(200, m.partial(req_id)), False
+
+    def _poll(
+        self, req_id: int | str | None, config: EmulatorConfig, unique: bool, over_limit: bool
+    ) -> Outgoing:
+        if req_id is None:
+            return _fail(m.INVALID_QUERY)
+        job = None
+        if isinstance(req_id, int):
+            ttl = config.req_id_ttl_seconds
+            job = self.jobs.poll(req_id, config.account_id, _endpoint(unique), ttl)
+        if job is None:
+            return _fail(m.INVALID_REQUEST_ID)
+        if not self.jobs.finished(job):
+            return Outgoing(200, m.partial(job.req_id))
+        if over_limit:
+            return _fail(m.TOO_MANY_CONCURRENT)
+        return _fail(m.ERROR_PROCESSING) if job.fails else Outgoing(200, m.success(job.count))
+
+
+def _endpoint(unique: bool) -> str:
+    return "profiles" if unique else "events"
+
+
+def _entry(request: Incoming) -> dict[str, Any]:
+    """The log entry of a request, before it is answered: what was asked, never by whom."""
+    url = urlsplit(request.target)
+    kind = {"POST": "submit", "GET": "poll"}.get(request.method, "other")
+    if url.path not in ROUTES:
+        kind = "other"
+    body: object = None
+    if request.method == "POST":
+        body, _ = _parse_json(request.body)
+    req_id: int | str | None = None
+    if kind == "poll":
+        raw_id = (parse_qs(url.query).get("req_id") or [""])[0]
+        if raw_id:
+            req_id = int(raw_id) if raw_id.isdigit() and raw_id.isascii() else raw_id
+    return {
+        "t": time.time(),
+        "method": request.method,
+        "path": request.target,
+        "kind": kind,
+        "body": body,
+        "req_id": req_id,
+        "status": 0,
+        "answer": None,
+        "inflight": 0,
+        "injected": None,
+    }
