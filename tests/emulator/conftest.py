@@ -1,0 +1,104 @@
+"""Fixtures for the emulator's own tests: in-process emulators on port 0 and a thin client.
+
+These tests pin the emulator to CleverTap's reference page, so they speak raw HTTP through
+`requests` and never use the tap's client.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
+
+TODAY = datetime.date(2024, 6, 30)
+PROFILES = "/1/counts/profiles.json"
+EVENTS = "/1/counts/events.json"
+HEADERS = {
+    "X-CleverTap-Account-Id": DEMO_ACCOUNT_ID,
+    "X-CleverTap-Passcode": DEMO_PASSCODE,
+    "Content-Type": "application/json",
+}
+PIZZA_BODY: dict[str, Any] = {
+    "event_name": "choseNewFavoriteFood",
+    "event_properties": [{"name": "value", "operator": "contains", "value": "piz"}],
+    "from": 20240101,
+    "to": 20240107,
+}
+
+
+class Client:
+    """A keep-alive session against one emulator, with the demo credentials by default."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.session = requests.Session()
+
+    def submit(
+        self,
+        body: Any = PIZZA_BODY,
+        path: str = PROFILES,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        sent = HEADERS if headers is None else headers
+        if isinstance(body, str | bytes) or body is None:
+            return self.session.post(
+                self.emulator.url + path, data=body, headers=sent, timeout=10, **kwargs
+            )
+        return self.session.post(
+            self.emulator.url + path, json=body, headers=sent, timeout=10, **kwargs
+        )
+
+    def poll(
+        self,
+        req_id: object,
+        path: str = PROFILES,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        sent = HEADERS if headers is None else headers
+        params = None if req_id is None else {"req_id": str(req_id)}
+        return self.session.get(
+            self.emulator.url + path, params=params, headers=sent, timeout=10, **kwargs
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def fail(error: str) -> dict[str, str]:
+    return {"status": "fail", "error": error}
+
+
+@pytest.fixture
+def make_emu() -> Iterator[Callable[..., Emulator]]:
+    """Start emulators with settings over test defaults: a fixed today, synchronous answers."""
+    started: list[Emulator] = []
+
+    def make(**changes: Any) -> Emulator:
+        settings: dict[str, Any] = {"today": TODAY, "partial_share": 0.0, "job_seconds": 0.05}
+        settings.update(changes)
+        emulator = Emulator(EmulatorConfig(**settings)).start()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def emu(make_emu: Callable[..., Emulator]) -> Emulator:
+    return make_emu()
+
+
+@pytest.fixture
+def client(emu: Emulator) -> Iterator[Client]:
+    c = Client(emu)
+    yield c
+    c.close()
