@@ -1,0 +1,180 @@
+"""Shared fixtures: an in-process emulator on loopback, and ways to run the tap against it.
+
+Every tap test talks real HTTP to the emulator; expected counts come from the emulator's event
+store (`store.count_profiles`), never from the tap's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
+from tap_clevertap_counts.tap import TapClevertapCounts
+
+REPO = Path(__file__).resolve().parent.parent
+TAP_COMMAND = [str(Path(sys.executable).parent / "tap-clevertap-counts")]
+
+PIZZA = {
+    "name": "pizza",
+    "event_name": "choseNewFavoriteFood",
+    "event_properties": [{"name": "value", "operator": "contains", "value": "piz"}],
+}
+LAUNCHES = {"name": "launches", "event_name": "App Launched"}
+
+
+@dataclass
+class TapRun:
+    """What one tap run wrote: records in order, every STATE, the log, the exit code."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    returncode: int = 0
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        return self.states[-1] if self.states else None
+
+    def periods(self) -> list[tuple[str, str, str]]:
+        return [(r["query_name"], r["from_date"], r["to_date"]) for r in self.records]
+
+
+def parse_output(stdout: str) -> TapRun:
+    run = TapRun(stdout=stdout)
+    for line in stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill
+        if not isinstance(message, dict):
+            continue
+        if message.get("type") == "RECORD":
+            run.records.append(message["record"])
+        elif message.get("type") == "STATE":
+            run.states.append(message["value"])
+    return run
+
+
+def bookmarks(state: dict[str, Any] | None) -> dict[str, str]:
+    """query name -> bookmark (last to_date emitted) from a STATE value."""
+    if not state:
+        return {}
+    partitions = state.get("bookmarks", {}).get("profile_counts", {}).get("partitions", [])
+    return {
+        p["context"]["query_name"]: p["replication_key_value"]
+        for p in partitions
+        if "replication_key_value" in p
+    }
+
+
+def truth(emulator: Emulator, query: dict[str, Any], first: str, last: str) -> int:
+    return emulator.store.count_profiles(
+        query["event_name"],
+        query.get("event_properties", []),
+        datetime.date.fromisoformat(first),
+        datetime.date.fromisoformat(last),
+    )
+
+
+def assert_exact(emulator: Emulator, config: dict[str, Any], run: TapRun) -> None:
+    queries = {q["name"]: q for q in config["queries"]}
+    for record in run.records:
+        expected = truth(
+            emulator, queries[record["query_name"]], record["from_date"], record["to_date"]
+        )
+        assert record["count"] == expected, record
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[Callable[..., Emulator]]:
+    started: list[Emulator] = []
+
+    def make(**changes: Any) -> Emulator:
+        settings: dict[str, Any] = {"seed": 7, "partial_share": 0.5, "job_seconds": 0.02}
+        settings.update(changes)
+        emulator = Emulator(EmulatorConfig(**settings)).start()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
+    return make_emulator()
+
+
+def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "account_id": DEMO_ACCOUNT_ID,
+        "passcode": DEMO_PASSCODE,
+        "api_url": emulator.url,
+        "start_date": "2024-03-01",
+        "end_date": "2024-03-10",
+        "queries": [PIZZA, LAUNCHES],
+        "poll_interval_seconds": 0.01,
+        "request_timeout_seconds": 5,
+    }
+    config.update(overrides)
+    return config
+
+
+def run_tap(
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+) -> TapRun:
+    """Run the tap in this process (fast), capturing what it writes to stdout."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        tap = TapClevertapCounts(config=config, state=state, catalog=catalog)
+        tap.sync_all()
+    return parse_output(buffer.getvalue())
+
+
+def run_cli(
+    args: list[str],
+    config: dict[str, Any] | None,
+    tmp_path: Path,
+    *,
+    state: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> TapRun:
+    """Run the installed command as a user would, with files for config and state."""
+    command = [*TAP_COMMAND, *args]
+    if config is not None:
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config))
+        command += ["--config", str(config_path)]
+    if state is not None:
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps(state))
+        command += ["--state", str(state_path)]
+    process = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    run = parse_output(process.stdout)
+    run.stderr = process.stderr
+    run.returncode = process.returncode
+    return run

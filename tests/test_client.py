@@ -1,0 +1,204 @@
+"""The CleverTap client against the emulator: every row of the contract's answer table."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+
+from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator
+from tap_clevertap_counts.errors import (
+    AuthError,
+    EndpointError,
+    PollTimeoutError,
+    QueryRejectedError,
+    RetriesExhaustedError,
+)
+
+DAY = datetime.date(2024, 3, 5)
+REQUEST = CountRequest(
+    "pizza",
+    "choseNewFavoriteFood",
+    ({"name": "value", "operator": "contains", "value": "piz"},),
+    DAY,
+    DAY,
+)
+
+
+def client_for(emulator: Emulator, **overrides: Any) -> CleverTapClient:
+    settings: dict[str, Any] = {
+        "base_url": emulator.url,
+        "account_id": DEMO_ACCOUNT_ID,
+        "passcode": DEMO_PASSCODE,
+        "request_timeout": 2.0,
+        "poll_interval": 0.01,
+        "poll_timeout": 10.0,
+    }
+    settings.update(overrides)
+    return CleverTapClient(ClientSettings(**settings))
+
+
+def expected(emulator: Emulator) -> int:
+    return emulator.store.count_profiles(
+        REQUEST.event_name, list(REQUEST.event_properties), DAY, DAY
+    )
+
+
+def kinds(emulator: Emulator) -> list[tuple[str, int]]:
+    return [(entry["kind"], entry["status"]) for entry in emulator.requests()]
+
+
+def test_a_synchronous_success_is_one_request(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    assert client_for(emulator).count(REQUEST) == expected(emulator)
+    assert kinds(emulator) == [("submit", 200)]
+
+
+def test_partial_is_polled_with_get_until_success(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=0.05)
+    assert client_for(emulator).count(REQUEST) == expected(emulator)
+    log = emulator.requests()
+    assert log[0]["kind"] == "submit"
+    assert all(entry["method"] == "GET" and entry["kind"] == "poll" for entry in log[1:])
+    assert {entry["req_id"] for entry in log[1:]} == {log[0]["answer"]["req_id"]}
+    # polls are spaced by the poll interval: 0.05 s of work at 0.01 s is at most ~6 polls
+    assert 1 <= len(log) - 1 <= 7
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("auth_401", "Invalid Credentials"),
+        ("credentials_400", "Account credentials missing"),
+        ("account_503", "12 digit account ID mandatory."),
+    ],
+)
+def test_credential_failures_stop_at_once(make_emulator: Any, kind: str, words: str) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    emulator.inject(kind)
+    client = client_for(emulator)
+    with pytest.raises(AuthError, match=words):
+        client.count(REQUEST)
+    assert len(emulator.requests()) == 1
+    assert client.stop.is_set()  # a shared client sends nothing more after this
+
+
+def test_wrong_passcode_is_refused_without_retry(make_emulator: Any) -> None:
+    emulator = make_emulator()
+    with pytest.raises(AuthError, match="Invalid Credentials"):
+        client_for(emulator, passcode="not-the-passcode").count(REQUEST)
+    assert len(emulator.requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [("payload_400", "Payload is mandatory"), ("rejected_400", "[unknown event property]")],
+)
+def test_rejected_queries_name_the_query_and_dates(
+    make_emulator: Any, kind: str, words: str
+) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    emulator.inject(kind)
+    with pytest.raises(QueryRejectedError) as caught:
+        client_for(emulator).count(REQUEST)
+    message = str(caught.value)
+    assert words in message
+    assert "query 'pizza' (2024-03-05..2024-03-05)" in message
+    assert len(emulator.requests()) == 1
+
+
+def test_a_real_validation_error_is_quoted_verbatim(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    bad = CountRequest(
+        "bad", "Charged", ({"name": "no_such_prop", "operator": "equals", "value": 1},), DAY, DAY
+    )
+    with pytest.raises(QueryRejectedError) as caught:
+        client_for(emulator).count(bad)
+    answer = emulator.requests()[0]["answer"]
+    assert answer["error"] in str(caught.value)
+    assert "query 'bad'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "kind", ["invalid_req_id_400", "error_processing_400", "invalid_query_400"]
+)
+def test_a_lost_or_failed_job_is_submitted_again(make_emulator: Any, kind: str) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=0.02)
+    emulator.inject(kind, on="poll")
+    assert client_for(emulator).count(REQUEST) == expected(emulator)
+    log = emulator.requests()
+    failed = next(i for i, entry in enumerate(log) if entry["status"] == 400)
+    assert log[failed]["kind"] == "poll"
+    assert log[failed + 1]["kind"] == "submit"  # submitted again, not polled again
+    assert sum(1 for entry in log if entry["kind"] == "submit") == 2
+
+
+def test_expired_req_ids_are_submitted_again(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=0.01, expire_share=0.5)
+    client = client_for(emulator)
+    for offset in range(6):
+        day = DAY + datetime.timedelta(days=offset)
+        request = CountRequest("launches", "App Launched", (), day, day)
+        assert client.count(request) == emulator.store.count_profiles("App Launched", [], day, day)
+    answers = [entry["answer"] for entry in emulator.requests()]
+    assert {"status": "fail", "error": "Invalid request ID"} in answers
+
+
+@pytest.mark.parametrize(
+    "kind", ["busy_429", "retries_429", "server_500", "later_503", "maintenance_503"]
+)
+def test_transient_answers_are_retried(make_emulator: Any, kind: str) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    emulator.inject(kind, times=3)
+    assert client_for(emulator).count(REQUEST) == expected(emulator)
+    statuses = [status for _, status in kinds(emulator)]
+    assert statuses[-1] == 200
+    assert len(statuses) == 4
+
+
+def test_retries_are_spent_then_the_api_words_are_quoted(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=0.0, maintenance=True)
+    with pytest.raises(RetriesExhaustedError) as caught:
+        client_for(emulator).count(REQUEST)
+    assert "System under maintenance. Please retry later." in str(caught.value)
+    assert "query 'pizza' (2024-03-05..2024-03-05)" in str(caught.value)
+    assert len(emulator.requests()) >= 8  # the contract's minimum of tries
+
+
+def test_connection_errors_are_retried_then_reported(make_emulator: Any) -> None:
+    emulator = make_emulator()
+    url = emulator.url
+    emulator.stop()
+    client = client_for(emulator, base_url=url)
+    with pytest.raises(RetriesExhaustedError, match="network error"):
+        client.count(REQUEST)
+
+
+def test_a_slow_answer_times_out_and_is_retried(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    emulator.inject("slow", times=1)  # answers after 2 s
+    assert client_for(emulator, request_timeout=0.2).count(REQUEST) == expected(emulator)
+
+
+def test_poll_timeout_names_the_query_and_dates(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=30.0)
+    with pytest.raises(PollTimeoutError) as caught:
+        client_for(emulator, poll_timeout=0.1).count(REQUEST)
+    assert "query 'pizza' (2024-03-05..2024-03-05)" in str(caught.value)
+    assert "poll_timeout_seconds" in str(caught.value)
+
+
+def test_an_unknown_path_is_an_endpoint_error(make_emulator: Any) -> None:
+    emulator = make_emulator()
+    client = client_for(emulator, base_url=emulator.url + "/nowhere")
+    with pytest.raises(EndpointError, match="api_url"):
+        client.count(REQUEST)
+    assert len(emulator.requests()) == 1
+
+
+def test_the_passcode_is_not_in_the_client_repr(emulator: Emulator) -> None:
+    client = client_for(emulator)
+    assert DEMO_PASSCODE not in repr(client)
+    assert DEMO_PASSCODE not in repr(client.settings)
