@@ -34,6 +34,28 @@ PIZZA = {
 LAUNCHES = {"name": "launches", "event_name": "App Launched"}
 
 
+SECRETS = {DEMO_PASSCODE}  # every passcode a test uses is added here by the runners below
+
+
+def assert_no_secret(text: str, where: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, f"a passcode leaked into {where}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fail any test whose captured stdout, stderr or log holds a passcode."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or report.failed:
+        return
+    captured = report.capstdout + report.capstderr + report.caplog
+    for secret in SECRETS:
+        if secret in captured:
+            report.outcome = "failed"
+            report.longrepr = f"a passcode appeared in the captured output of {item.nodeid}"
+
+
 @dataclass
 class TapRun:
     """What one tap run wrote: records in order, every STATE, the log, the exit code."""
@@ -140,10 +162,13 @@ def run_tap(
     catalog: dict[str, Any] | None = None,
 ) -> TapRun:
     """Run the tap in this process (fast), capturing what it writes to stdout."""
+    if isinstance(config.get("passcode"), str) and len(config["passcode"]) >= 8:
+        SECRETS.add(config["passcode"])
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         tap = TapClevertapCounts(config=config, state=state, catalog=catalog)
         tap.sync_all()
+    assert_no_secret(buffer.getvalue(), "the tap's stdout")
     return parse_output(buffer.getvalue())
 
 
@@ -174,6 +199,10 @@ def run_cli(
         env={**os.environ, **(env or {})},
         check=False,
     )
+    if config and isinstance(config.get("passcode"), str) and len(config["passcode"]) >= 8:
+        SECRETS.add(config["passcode"])
+    assert_no_secret(process.stdout, "the tap's stdout")
+    assert_no_secret(process.stderr, "the tap's log")
     run = parse_output(process.stdout)
     run.stderr = process.stderr
     run.returncode = process.returncode
