@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# `make demo`: the local CleverTap emulator → tap-clevertap-counts → Meltano → DuckDB, twice.
+#
+# Run 1 sees the emulated account as it was a week ago and counts the dev queries of meltano.yml
+# (per day, per ISO week, per month) from the first day of last month. Run 2 moves the emulator's
+# "today" forward a week and runs again from the saved state: only the new periods are asked for.
+# The emulator is time-scaled (jobs finish in 0.05 s, polls every 0.05 s) so this takes a minute.
+# Needs `make install` first (`make demo` does it). Everything it writes is under output/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=.venv/bin/python
+MELTANO=.venv-meltano/bin/meltano
+EMULATOR=.venv/bin/clevertap-counts-emulator
+OUT=output/demo
+DB=output/warehouse.duckdb
+STATE_ID=dev:tap-clevertap-counts-to-target-duckdb:demo
+
+for tool in "$PY" "$MELTANO" "$EMULATOR"; do
+    [ -x "$tool" ] || { echo "missing $tool: run 'make install' first" >&2; exit 1; }
+done
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.jsonl "$OUT"/*.log "$OUT"/*.json "$DB" "$DB.wal"
+
+eval "$("$PY" scripts/demo_report.py dates)" # START_DATE TODAY1 END1 TODAY2 END2
+PORT=${DEMO_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+
+# Meltano settings through the environment: the dev environment of meltano.yml, pointed at this
+# emulator, with the demo's dates and a time-scaled poll interval.
+export MELTANO_ENVIRONMENT=dev
+export TAP_CLEVERTAP_COUNTS_API_URL="http://127.0.0.1:$PORT"
+export TAP_CLEVERTAP_COUNTS_START_DATE="$START_DATE"
+export TAP_CLEVERTAP_COUNTS_POLL_INTERVAL_SECONDS=0.05
+export TARGET_DUCKDB_FILEPATH="$PWD/$DB"
+
+emulator_pid=""
+stop_emulator() {
+    if [ -n "$emulator_pid" ]; then
+        kill "$emulator_pid" 2>/dev/null || true
+        wait "$emulator_pid" 2>/dev/null || true
+        emulator_pid=""
+    fi
+}
+trap stop_emulator EXIT
+trap 'exit 130' INT TERM
+
+start_emulator() { # today, log file
+    "$EMULATOR" --host 127.0.0.1 --port "$PORT" --seed 42 --today "$1" --job-seconds 0.05 \
+        --partial-share 0.5 --log-file "$2" >>"$OUT/emulator.out" 2>&1 &
+    emulator_pid=$!
+    for _ in $(seq 100); do
+        if "$PY" -c "import socket, sys; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$emulator_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the emulator did not start; its output:" >&2
+    cat "$OUT/emulator.out" >&2
+    exit 1
+}
+
+run_pipeline() { # run number, end date
+    local started=$SECONDS
+    echo "\$ TAP_CLEVERTAP_COUNTS_END_DATE=$2 meltano run --state-id-suffix demo tap-clevertap-counts target-duckdb"
+    if ! TAP_CLEVERTAP_COUNTS_END_DATE="$2" "$MELTANO" run --state-id-suffix demo \
+        tap-clevertap-counts target-duckdb >"$OUT/run$1.log" 2>&1; then
+        echo "meltano run failed; the end of $OUT/run$1.log:" >&2
+        tail -n 40 "$OUT/run$1.log" >&2
+        exit 1
+    fi
+    echo "  done in $((SECONDS - started)) s (log: $OUT/run$1.log)"
+}
+
+echo "== Installing the Meltano plugins (tap-clevertap-counts, target-duckdb, target-jsonl)"
+"$MELTANO" install >"$OUT/install.log" 2>&1 || { tail -n 40 "$OUT/install.log" >&2; exit 1; }
+"$MELTANO" state clear --force "$STATE_ID" >/dev/null 2>&1 || true
+
+echo
+echo "== Run 1: the emulator's today is $TODAY1; counting $START_DATE .. $END1"
+start_emulator "$TODAY1" "$OUT/emulator-run1.jsonl"
+run_pipeline 1 "$END1"
+stop_emulator
+echo
+"$PY" scripts/demo_report.py table --db "$DB" --title "DuckDB $DB, table clevertap.profile_counts:"
+"$PY" scripts/demo_report.py check --db "$DB" --seed 42
+echo
+echo -n "Emulator log: "
+"$PY" scripts/demo_report.py calls --log "$OUT/emulator-run1.jsonl"
+"$PY" scripts/demo_report.py bookmarks --db "$DB" --out "$OUT/bookmarks-run1.json"
+
+echo
+echo "== Run 2: a week later, the emulator's today is $TODAY2; counting up to $END2 from the saved state"
+start_emulator "$TODAY2" "$OUT/emulator-run2.jsonl"
+run_pipeline 2 "$END2"
+stop_emulator
+echo
+echo -n "Emulator log: "
+"$PY" scripts/demo_report.py calls --log "$OUT/emulator-run2.jsonl"
+echo "What run 2 asked the API for, per query (the bookmark is run 1's last period):"
+"$PY" scripts/demo_report.py asked --db "$DB" --log "$OUT/emulator-run2.jsonl" \
+    --bookmarks "$OUT/bookmarks-run1.json"
+echo
+"$PY" scripts/demo_report.py table --db "$DB" --after "$OUT/bookmarks-run1.json" \
+    --title "New rows in $DB after run 2:"
+"$PY" scripts/demo_report.py check --db "$DB" --seed 42
+echo
+echo "Meltano's saved state (meltano state get $STATE_ID > $OUT/state.json):"
+"$MELTANO" state get "$STATE_ID" >"$OUT/state.json" 2>/dev/null
+"$PY" scripts/demo_report.py state --file "$OUT/state.json"
+echo
+echo "Demo done. Query the table yourself:"
+echo "  $PY -c \"import duckdb; print(duckdb.connect('$DB').sql('select * from clevertap.profile_counts'))\""

@@ -1,0 +1,35 @@
+"""Fixtures of the Meltano end-to-end tests: one installed temp project per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.helpers import MELTANO, Project
+
+
+@pytest.fixture(scope="session")
+def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A copy of meltano.yml with its own .meltano (plugin venvs, systemdb, state) in a temp
+    dir; `meltano install` runs once per session (uv makes it seconds)."""
+    if not MELTANO.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{MELTANO} is missing: `make install` creates it")
+        pytest.skip(f"{MELTANO} is missing: run `make install`")
+    project = Project.create(tmp_path_factory.mktemp("meltano-project"))
+    project.meltano("install", timeout=600)
+    return project
+
+
+@pytest.fixture
+def pristine_project(meltano_project: Project) -> Iterator[Project]:
+    """The session's project; its meltano.yml and .env are put back after the test."""
+    original = meltano_project.yml.read_text(encoding="utf-8")
+    dotenv = meltano_project.root / ".env"
+    try:
+        yield meltano_project
+    finally:
+        meltano_project.yml.write_text(original, encoding="utf-8")
+        dotenv.unlink(missing_ok=True)
