@@ -1,0 +1,41 @@
+"""The Meltano SDK's standard tap tests, against a module-wide emulator.
+
+`get_tap_test_class` needs its config when the module is imported, so the emulator starts here
+(on an ephemeral loopback port) rather than in a fixture, and stops when the module is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from singer_sdk.testing import get_tap_test_class
+
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
+from tap_clevertap_counts.tap import TapClevertapCounts
+
+from .conftest import LAUNCHES, PIZZA
+
+EMULATOR = Emulator(EmulatorConfig(seed=11, partial_share=0.5, job_seconds=0.01)).start()
+
+CONFIG = {
+    "account_id": DEMO_ACCOUNT_ID,
+    "passcode": DEMO_PASSCODE,
+    "api_url": EMULATOR.url,
+    "start_date": "2024-05-01",
+    "end_date": "2024-05-14",
+    "queries": [PIZZA, {**LAUNCHES, "granularity": "week"}],
+    "poll_interval_seconds": 0.01,
+}
+
+StandardTests = get_tap_test_class(TapClevertapCounts, config=CONFIG)
+
+
+class TestTapClevertapCounts(StandardTests):  # type: ignore[misc,valid-type]
+    """The SDK's suite: CLI, discovery, a sync, schema conformance, primary keys."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_emulator() -> Iterator[None]:
+    yield
+    EMULATOR.stop()

@@ -1,0 +1,122 @@
+"""The tap as a Singer program: catalog selection, stream maps, --test, --state, stopping."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from tap_clevertap_counts.emulator import Emulator
+from tap_clevertap_counts.tap import TapClevertapCounts
+
+from .conftest import PIZZA, assert_exact, bookmarks, run_cli, run_tap, tap_config
+
+
+def catalog_with(selected: bool) -> dict[str, Any]:
+    catalog = TapClevertapCounts(config=None, validate_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = selected
+    return catalog
+
+
+def test_a_deselected_stream_sends_nothing(emulator: Emulator) -> None:
+    run = run_tap(tap_config(emulator), catalog=catalog_with(False))
+    assert run.records == []
+    assert emulator.requests() == []
+
+
+def test_a_selected_stream_syncs(emulator: Emulator) -> None:
+    config = tap_config(emulator, end_date="2024-03-02")
+    run = run_tap(config, catalog=catalog_with(True))
+    assert len(run.records) == 4
+    assert_exact(emulator, config, run)
+
+
+def test_stream_maps_transform_records(emulator: Emulator) -> None:
+    config = tap_config(
+        emulator,
+        end_date="2024-03-02",
+        queries=[PIZZA],
+        stream_maps={
+            "profile_counts": {"event_properties": "__NULL__", "count_doubled": "count * 2"}
+        },
+    )
+    run = run_tap(config)
+    assert len(run.records) == 2
+    for record in run.records:
+        assert "event_properties" not in record
+        assert record["count_doubled"] == 2 * record["count"]
+
+
+def test_the_cli_resumes_from_a_state_file(emulator: Emulator, tmp_path: Path) -> None:
+    first = run_cli([], tap_config(emulator, end_date="2024-03-05"), tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert bookmarks(first.state) == {"pizza": "2024-03-05", "launches": "2024-03-05"}
+    emulator.clear_log()
+    second = run_cli([], tap_config(emulator, end_date="2024-03-06"), tmp_path, state=first.state)
+    assert second.returncode == 0, second.stderr
+    assert second.periods() == [
+        ("pizza", "2024-03-06", "2024-03-06"),
+        ("launches", "2024-03-06", "2024-03-06"),
+    ]
+    assert len([e for e in emulator.requests() if e["kind"] == "submit"]) == 2
+
+
+def test_cli_test_mode_reads_one_record_and_stops_sending(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=0.05)
+    config = tap_config(emulator, start_date="2024-01-01", end_date="2024-03-31")
+    run = run_cli(["--test"], config, tmp_path)
+    assert run.returncode == 0, run.stderr
+    time.sleep(0.3)  # workers abandoned by the dry run must not go on submitting
+    submits = [e for e in emulator.requests() if e["kind"] == "submit"]
+    assert len(submits) <= 2 * config.get("max_concurrent_queries", 3)
+
+
+def test_an_abandoned_sync_stops_its_workers(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=0.05)
+    tap = TapClevertapCounts(
+        config=tap_config(emulator, start_date="2024-01-01", end_date="2024-03-31")
+    )
+    stream = tap.streams["profile_counts"]
+    records = stream.get_records({"query_name": "pizza"})
+    assert isinstance(records, Generator)
+    first = next(records)
+    assert isinstance(first, dict)
+    assert first["to_date"] == "2024-01-01"
+    records.close()
+    settled = len(emulator.requests())
+    time.sleep(0.3)
+    assert len(emulator.requests()) <= settled + 3  # at most the polls already under way
+    assert len([e for e in emulator.requests() if e["kind"] == "submit"]) <= 6
+
+
+def test_cli_errors_are_one_line_without_traceback(emulator: Emulator, tmp_path: Path) -> None:
+    config = tap_config(emulator, passcode="wrong-passcode-123")
+    run = run_cli([], config, tmp_path)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("tap-clevertap-counts: error: CleverTap refused the credentials")
+    assert "Invalid Credentials" in last
+    assert "An unhandled error occurred" not in run.stderr
+    # once the 401 is seen no further request is sent: at most one per worker in flight
+    assert 1 <= len(emulator.requests()) <= 3
+
+
+def test_cli_test_mode_with_a_bad_config_is_one_line(emulator: Emulator, tmp_path: Path) -> None:
+    run = run_cli(["--test"], tap_config(emulator, timezone="Nowhere/Else"), tmp_path)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("tap-clevertap-counts: error:")
+
+
+def test_the_host_is_logged_once_at_start(emulator: Emulator, tmp_path: Path) -> None:
+    run = run_cli([], tap_config(emulator, end_date="2024-03-01"), tmp_path)
+    assert run.stderr.count(f"with CleverTap at {emulator.url}") == 1
+    assert json.loads(json.dumps(run.state))  # the final state is plain JSON
