@@ -178,7 +178,8 @@ class CountsAPI:
         if forced == "redirect":
             location = self.redirect.start() + request.target
             return Outgoing(302, m.fail("Moved"), action="redirect", location=location)
-        return Outgoing(200, raw=hostile.raw_answer(forced))
+        raw = hostile.raw_answer(forced)
+        return Outgoing(raw.status, raw=raw)
 
     def _submit(
         self, raw_body: bytes | None, config: EmulatorConfig, unique: bool, over_limit: bool

@@ -34,6 +34,13 @@ class EmulatorServer(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up (timeout, reset test, stop) is normal here; anything else is a
+        bug worth a traceback on stderr."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     def close_connections(self) -> None:
         with self.connections_lock:
             connections = list(self.connections)

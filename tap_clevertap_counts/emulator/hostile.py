@@ -131,7 +131,9 @@ class RedirectTarget:
                 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
                 host = "localhost"
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            ).start()
             self._server = server
             self.base_url = f"http://{host}:{server.server_address[1]}"
             return self.base_url

@@ -46,13 +46,10 @@ class Client:
         **kwargs: Any,
     ) -> requests.Response:
         sent = HEADERS if headers is None else headers
+        kwargs.setdefault("timeout", 10)
         if isinstance(body, str | bytes) or body is None:
-            return self.session.post(
-                self.emulator.url + path, data=body, headers=sent, timeout=10, **kwargs
-            )
-        return self.session.post(
-            self.emulator.url + path, json=body, headers=sent, timeout=10, **kwargs
-        )
+            return self.session.post(self.emulator.url + path, data=body, headers=sent, **kwargs)
+        return self.session.post(self.emulator.url + path, json=body, headers=sent, **kwargs)
 
     def poll(
         self,
@@ -63,9 +60,8 @@ class Client:
     ) -> requests.Response:
         sent = HEADERS if headers is None else headers
         params = None if req_id is None else {"req_id": str(req_id)}
-        return self.session.get(
-            self.emulator.url + path, params=params, headers=sent, timeout=10, **kwargs
-        )
+        kwargs.setdefault("timeout", 10)
+        return self.session.get(self.emulator.url + path, params=params, headers=sent, **kwargs)
 
     def close(self) -> None:
         self.session.close()
