@@ -57,7 +57,7 @@ class Settings:
     base_url: str
     start_date: datetime.date
     end_date: datetime.date
-    end_date_is_default: bool
+    today: datetime.date  # in `timezone`, when the config was read
     timezone: str
     queries: tuple[QuerySpec, ...]
     lookback_days: int
@@ -176,7 +176,7 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
         base_url=base_url,
         start_date=start,
         end_date=resolved_end,
-        end_date_is_default=end is None,
+        today=today,
         timezone=tz_name,
         queries=queries,
         lookback_days=lookback,

@@ -159,6 +159,13 @@ class ProfileCountsStream(Stream):
             settings.account_id,
             settings.max_concurrent_queries,
         )
+        if settings.end_date >= settings.today and settings.lookback_days < 1:
+            self.logger.warning(
+                "end_date %s is today in %s, which is not over: its counts will still grow; "
+                "set lookback_days to 1 or more so that the next run counts it again",
+                settings.end_date,
+                settings.timezone,
+            )
         if not jobs:
             self._runner, self._results = None, iter(())
             return
