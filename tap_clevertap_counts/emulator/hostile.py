@@ -132,7 +132,7 @@ class RedirectTarget:
                 host = "localhost"
             server.daemon_threads = True
             threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+                target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
             ).start()
             self._server = server
             self.base_url = f"http://{host}:{server.server_address[1]}"

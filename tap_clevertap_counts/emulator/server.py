@@ -53,7 +53,7 @@ class Emulator:
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name=f"clevertap-emulator-{self.port}",
             daemon=True,
         )
