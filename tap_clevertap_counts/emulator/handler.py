@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import socketserver
 import sys
 import threading
 import traceback
@@ -33,6 +34,14 @@ class EmulatorServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup (`getfqdn`), which can stall for
+        seconds on machines with a slow resolver."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hung up (timeout, reset test, stop) is normal here; anything else is a

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import socket
+import socketserver
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +63,17 @@ def reset_connection(sock: socket.socket) -> None:
     # If the socket is already gone, the client sees the cut either way.
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+class _QuickServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup, which can stall on slow resolvers."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
 
 
 class RedirectTarget:
@@ -125,12 +137,11 @@ class RedirectTarget:
                     """Silent: request lines are the emulator log's business."""
 
             try:
-                server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+                server = _QuickServer(("127.0.0.2", 0), Handler)
                 host = "127.0.0.2"
             except OSError:
-                server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+                server = _QuickServer(("127.0.0.1", 0), Handler)
                 host = "localhost"
-            server.daemon_threads = True
             threading.Thread(
                 target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
             ).start()
