@@ -23,16 +23,32 @@ done
 mkdir -p "$OUT"
 rm -f "$OUT"/*.jsonl "$OUT"/*.log "$OUT"/*.json "$DB" "$DB.wal"
 
-eval "$("$PY" scripts/demo_report.py dates)" # START_DATE TODAY1 END1 TODAY2 END2
+# Hermetic: your own TAP_CLEVERTAP_COUNTS_*, TARGET_DUCKDB_* and MELTANO_* variables (shell or
+# .env, which the environment overrides) do not reach the demo; every setting it needs is set here.
+while IFS= read -r name; do
+    unset "$name"
+done < <(compgen -e | grep -E '^(TAP_CLEVERTAP_COUNTS_|TARGET_DUCKDB_|MELTANO_|CLEVERTAP_EMULATOR_)' || true)
+
+# DEMO_ACCOUNT_ID DEMO_PASSCODE START_DATE TODAY1 END1 TODAY2 END2
+eval "$("$PY" scripts/demo_report.py vars)"
 PORT=${DEMO_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 
-# Meltano settings through the environment: the dev environment of meltano.yml, pointed at this
-# emulator, with the demo's dates and a time-scaled poll interval.
+# Meltano settings through the environment: the dev environment of meltano.yml (its queries),
+# pointed at this emulator, with the demo's dates and a time-scaled poll interval.
 export MELTANO_ENVIRONMENT=dev
 export TAP_CLEVERTAP_COUNTS_API_URL="http://127.0.0.1:$PORT"
+export TAP_CLEVERTAP_COUNTS_ACCOUNT_ID="$DEMO_ACCOUNT_ID"
+export TAP_CLEVERTAP_COUNTS_PASSCODE="$DEMO_PASSCODE"
 export TAP_CLEVERTAP_COUNTS_START_DATE="$START_DATE"
+export TAP_CLEVERTAP_COUNTS_TIMEZONE=UTC
+export TAP_CLEVERTAP_COUNTS_LOOKBACK_DAYS=0
 export TAP_CLEVERTAP_COUNTS_POLL_INTERVAL_SECONDS=0.05
+export TAP_CLEVERTAP_COUNTS_POLL_TIMEOUT_SECONDS=300
+export TAP_CLEVERTAP_COUNTS_MAX_CONCURRENT_QUERIES=3
+export TAP_CLEVERTAP_COUNTS_REQUEST_TIMEOUT_SECONDS=30
 export TARGET_DUCKDB_FILEPATH="$PWD/$DB"
+export TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA=clevertap
+export CLEVERTAP_EMULATOR_PASSCODE="$DEMO_PASSCODE"
 
 emulator_pid=""
 stop_emulator() {
@@ -46,7 +62,7 @@ trap stop_emulator EXIT
 trap 'exit 130' INT TERM
 
 start_emulator() { # today, log file
-    "$EMULATOR" --host 127.0.0.1 --port "$PORT" --seed 42 --today "$1" --job-seconds 0.05 \
+    "$EMULATOR" --host 127.0.0.1 --port "$PORT" --seed 42 --account-id "$DEMO_ACCOUNT_ID" --today "$1" --job-seconds 0.05 \
         --partial-share 0.5 --log-file "$2" >>"$OUT/emulator.out" 2>&1 &
     emulator_pid=$!
     for _ in $(seq 100); do

@@ -2,7 +2,7 @@
 
 Run with the project's .venv (it has duckdb 1.2.2, the version target-duckdb writes with):
 
-    python scripts/demo_report.py dates
+    python scripts/demo_report.py vars
     python scripts/demo_report.py table --db output/warehouse.duckdb
     python scripts/demo_report.py calls --log output/demo/emulator-run1.jsonl
     python scripts/demo_report.py bookmarks --db output/warehouse.duckdb --out b.json
@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from tap_clevertap_counts.emulator import EventStore
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, EventStore
 
 SELECT_ROWS = (
     "SELECT query_name, from_date, to_date, count, event_name, event_properties, granularity"
@@ -218,13 +218,16 @@ def print_state(path: pathlib.Path) -> None:
         print("  " + text[:600])
 
 
-def dates(today: datetime.date) -> dict[str, str]:
-    """Run 1 sees the emulator a week ago; run 2 sees today. Both end yesterday (theirs)."""
+def demo_vars(today: datetime.date) -> dict[str, str]:
+    """The demo account, and its dates: run 1 sees the emulator a week ago, run 2 today; both
+    count up to yesterday (theirs)."""
     today1 = today - datetime.timedelta(days=7)
     start = today1.replace(day=1)
     for _ in range(2):  # two whole months before run 1's month, for the monthly query
         start = (start - datetime.timedelta(days=1)).replace(day=1)
     return {
+        "DEMO_ACCOUNT_ID": DEMO_ACCOUNT_ID,
+        "DEMO_PASSCODE": DEMO_PASSCODE,
         "START_DATE": start.isoformat(),
         "TODAY1": today1.isoformat(),
         "END1": (today1 - datetime.timedelta(days=1)).isoformat(),
@@ -236,7 +239,7 @@ def dates(today: datetime.date) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("dates", help="shell assignments of the demo's dates")
+    sub.add_parser("vars", help="shell assignments of the demo's account and dates")
     p_table = sub.add_parser("table", help="print the DuckDB table compactly")
     p_table.add_argument("--db", type=pathlib.Path, required=True)
     p_table.add_argument("--title", default="DuckDB clevertap.profile_counts")
@@ -257,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     p_asked.add_argument("--bookmarks", type=pathlib.Path, required=True)
     args = parser.parse_args(argv)
 
-    if args.cmd == "dates":
+    if args.cmd == "vars":
         today = datetime.datetime.now(datetime.UTC).date()
-        for name, value in dates(today).items():
+        for name, value in demo_vars(today).items():
             print(f"{name}={value}")
     elif args.cmd == "table":
         rows = read_rows(args.db)

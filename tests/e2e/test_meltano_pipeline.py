@@ -1,8 +1,9 @@
 """Emulator → tap → `meltano run` → target-duckdb, three times, as a user's schedule would.
 
-Run 1 backfills the dev queries of meltano.yml (day, week, month); run 2, with the emulator's
-"today" three weeks later, must ask only for the new periods; run 3 re-counts with a lookback
-against an account whose counts changed (late events) and must update those rows in place.
+Run 1 backfills the dev queries of meltano.yml (day, week, month); run 2 (the scheduled job of
+meltano.yml), with the emulator's "today" three weeks later, must ask only for the new periods;
+run 3 re-counts with a lookback against an account whose counts changed (late events) and must
+update those rows in place.
 State lives in a file state backend of this module's own temp dir.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator, EmulatorConfig
-from tests.e2e.helpers import Project, Row, periods, read_rows, run_pipeline, submits, ymd
+from tests.e2e.helpers import TAP, Project, Row, periods, read_rows, run_pipeline, submits, ymd
 
 START = datetime.date(2025, 1, 1)
 TODAY1 = datetime.date(2025, 2, 12)
@@ -24,6 +25,7 @@ END1 = TODAY1 - datetime.timedelta(days=1)
 TODAY2 = datetime.date(2025, 3, 5)
 END2 = TODAY2 - datetime.timedelta(days=1)
 LOOKBACK = 3
+JOB = "clevertap-to-duckdb"
 
 Period = tuple[str, datetime.date, datetime.date]
 
@@ -83,7 +85,7 @@ def runs(meltano_project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     queries: list[dict[str, Any]] = meltano_project.dump_config(env)["queries"]
     result = Runs(queries, [], [], [])
 
-    def run(emulator: Emulator, end: datetime.date, **extra: str) -> None:
+    def run(emulator: Emulator, end: datetime.date, *blocks: str, **extra: str) -> None:
         before = len(emulator.requests())
         run_env = {
             **env,
@@ -91,7 +93,7 @@ def runs(meltano_project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
             "TAP_CLEVERTAP_COUNTS_API_URL": emulator.url,
             "TAP_CLEVERTAP_COUNTS_END_DATE": end.isoformat(),
         }
-        run_pipeline(meltano_project, run_env)
+        run_pipeline(meltano_project, run_env, blocks or (TAP, "target-duckdb"))
         result.rows.append(read_rows(db))
         result.asked.append(asked_periods(queries, emulator.requests()[before:]))
         result.truth.append(ground_truth(emulator, queries, expected(queries, end)))
@@ -101,7 +103,7 @@ def runs(meltano_project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     try:
         run(emulator, END1)
         emulator.set_today(TODAY2)
-        run(emulator, END2)
+        run(emulator, END2, JOB)  # the scheduled job: the same pipeline, the same state
     finally:
         emulator.stop()
     # Late events: the same account now answers other counts (another seed) for every period.
