@@ -228,25 +228,23 @@ class CleverTapClient:
         """One HTTP exchange, as an `Answer`; network trouble becomes a transient answer."""
         if self.stop.is_set():
             raise StoppedError("stopping")
+        timeout = self.settings.request_timeout
+        deadline = time.monotonic() + timeout
         try:
             with self._session().request(
                 method,
                 self._url,
                 headers=self._headers,
-                timeout=self.settings.request_timeout,
+                timeout=timeout,
                 allow_redirects=False,  # credentials must never follow a redirect
                 stream=True,
                 **kwargs,
             ) as response:
-                body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+                body = _read_capped(response.raw, deadline)
                 status = response.status_code
                 location = response.headers.get("Location")
         except requests.Timeout:
-            return Answer(
-                Outcome.TRANSIENT,
-                None,
-                f"no answer within request_timeout_seconds={self.settings.request_timeout:g}",
-            )
+            body = None
         except (
             requests.RequestException,
             urllib3.exceptions.HTTPError,
@@ -258,9 +256,33 @@ class CleverTapClient:
                 None,
                 f"network error talking to {self.settings.base_url} ({type(exc).__name__})",
             )
+        if body is None:
+            return Answer(
+                Outcome.TRANSIENT, None, f"no answer within request_timeout_seconds={timeout:g}"
+            )
         if len(body) > MAX_BODY_BYTES:
             return Answer(Outcome.TRANSIENT, status, "an answer over 1 MB, not a count")
         return classify(status, body, location)
+
+
+def _read_capped(raw: Any, deadline: float) -> bytes | None:
+    """The decoded body, at most one byte over the cap; None if it outlasts `deadline`.
+
+    The request timeout bounds each wait for bytes, not the whole answer: a body that trickles
+    in a byte at a time would otherwise hold the run for as long as the server likes. Reading
+    one network chunk at a time also bounds what a compressed body may decode to.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BODY_BYTES:
+        chunk = raw.read1(MAX_BODY_BYTES + 1 - size, decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            return None
+    return b"".join(chunks)
 
 
 def _said(answer: Answer) -> str:
