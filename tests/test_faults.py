@@ -39,16 +39,19 @@ def messages(stdout: str) -> Iterator[dict[str, Any]]:
 
 
 def check_state_follows_records(
-    stdout: str, emitted_before: set[tuple[str, str]] | None = None
+    stdout: str,
+    start: datetime.date = START,
+    emitted_before: set[tuple[str, str]] | None = None,
+    previous: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Every STATE only covers written records, and no bookmark ever moves back.
 
-    Daily periods: a bookmark B of query Q claims every day of Q from the start up to B.
-    `emitted_before` holds the (query, day) records of earlier runs; the last bookmarks
-    are returned.
+    Daily periods from `start`: a bookmark B of query Q claims every day of Q up to B.
+    `emitted_before` holds the (query, day) records and `previous` the bookmarks of earlier
+    runs; the last bookmarks are returned.
     """
     emitted = set(emitted_before or ())
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = dict(previous or {})
     for message in messages(stdout):
         if message["type"] == "RECORD":
             record = message["record"]
@@ -58,7 +61,7 @@ def check_state_follows_records(
             for query, mark in bookmarks(message["value"]).items():
                 assert mark >= seen.get(query, ""), f"{query}'s bookmark moved back to {mark}"
                 seen[query] = mark
-                claimed = days(START, datetime.date.fromisoformat(mark))
+                claimed = days(start, datetime.date.fromisoformat(mark))
                 missing = [day for day in claimed if (query, day) not in emitted]
                 assert not missing, f"state claims {query} {missing} before their records"
     return seen
