@@ -29,7 +29,7 @@ from .conftest import LAUNCHES, PIZZA, TAP_COMMAND, assert_no_secret, bookmarks,
 from .test_faults import check_state_follows_records, days, messages
 
 START, END = datetime.date(2024, 1, 1), datetime.date(2024, 1, 30)
-QUERIES = {"pizza": PIZZA, "launches": LAUNCHES}
+QUERIES: dict[str, dict[str, Any]] = {"pizza": PIZZA, "launches": LAUNCHES}
 EVENT_QUERY = {query["event_name"]: name for name, query in QUERIES.items()}
 FULL_RUN_LINES = 1 + 2 * 2 * 30  # SCHEMA, then a RECORD and a STATE per (query, day)
 TRIALS = 20
@@ -144,7 +144,7 @@ def test_sigkill_at_a_random_moment_then_resume_loses_nothing(
     state: dict[str, Any] | None = None
     given: dict[str, str] = {}
     emitted: set[tuple[str, str]] = set()
-    kills = []
+    kills: list[int] = []
     for attempt in range(8):
         # A fresh emulator per run (same seed, same truth): its log is this run's requests only,
         # and nothing a killed run still had in flight can reach it.
