@@ -65,7 +65,10 @@ def test_meltano_yml_declares_every_tap_setting() -> None:
     assert set(settings) == CONTRACT_SETTINGS
     # The tap's schema also holds the SDK's own settings (stream maps, batch, ...) once a tap
     # object has been made: Meltano passes those through without declaring them.
-    assert set(TapClevertapCounts.config_jsonschema["properties"]) >= CONTRACT_SETTINGS
+    tap_schema = TapClevertapCounts.config_jsonschema["properties"]
+    assert set(tap_schema) >= CONTRACT_SETTINGS
+    defaults = {n: s["value"] for n, s in settings.items() if "value" in s}
+    assert defaults == {n: tap_schema[n]["default"] for n in defaults}, "defaults as the tap's"
     for name, setting in settings.items():
         assert setting.get("label") and setting.get("description") and setting.get("kind"), name
     assert settings["passcode"].get("sensitive") is True
