@@ -139,6 +139,7 @@ class CleverTapClient:
         started = self._clock()
         req_id: int | None = None
         while True:
+            sent = self._clock()
             if req_id is None:
                 answer = self._send("POST", data=json.dumps(request.payload()))
             else:
@@ -148,15 +149,20 @@ class CleverTapClient:
                 assert answer.count is not None
                 return answer.count
             if outcome is Outcome.PARTIAL:
+                now = self._clock()
+                # A poll every poll_interval, not every interval plus a round trip: the first
+                # one an interval after the job was accepted, each next one an interval after
+                # the previous poll went out.
+                poll_due = (sent if answer.req_id == req_id else now) + settings.poll_interval
                 req_id = answer.req_id
                 failures = 0
-                if self._clock() - started >= settings.poll_timeout:
+                if now - started >= settings.poll_timeout:
                     raise PollTimeoutError(
                         f"CleverTap was still computing {request.describe()} after "
                         f"{settings.poll_timeout:g} s (req_id {req_id}); raise "
                         "poll_timeout_seconds or count shorter periods"
                     )
-                self._wait(settings.poll_interval)
+                self._wait(max(0.0, poll_due - now))
                 continue
             self._raise_if_fatal(request, answer)
 
