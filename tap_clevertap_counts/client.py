@@ -251,6 +251,13 @@ class CleverTapClient:
                 location = response.headers.get("Location")
         except requests.Timeout:
             body = None
+        except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
+            # The credentials cannot even be put into the request: no retry can fix that.
+            self.stop.set()
+            raise AuthError(
+                "account_id or passcode holds a line break or a character outside Latin-1, "
+                "which cannot be sent to CleverTap; check both in the config"
+            ) from None
         except (
             requests.RequestException,
             urllib3.exceptions.HTTPError,
