@@ -7,12 +7,15 @@ one sentence saying what is wrong and what to do, and a non-zero exit.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from pathlib import Path
 
-from .errors import CleverTapCountsError
+from .errors import CleverTapCountsError, ConfigError
 from .tap import TapClevertapCounts
 
 PROG = "tap-clevertap-counts"
@@ -26,9 +29,42 @@ class _DropSdkSyncNoise(logging.Filter):
         return not record.getMessage().startswith("An unhandled error occurred while syncing")
 
 
+FILE_OPTIONS = ("--config", "--state", "--catalog")
+
+
+def _file_arguments(argv: list[str]) -> Iterator[tuple[str, str]]:
+    """(option, path) for every file option, in both `--opt path` and `--opt=path` forms."""
+    for position, argument in enumerate(argv):
+        option, equals, value = argument.partition("=")
+        if option not in FILE_OPTIONS:
+            continue
+        if not equals:
+            if position + 1 >= len(argv):
+                continue  # click reports the missing value
+            value = argv[position + 1]
+        if option == "--config" and value == "ENV":
+            continue
+        yield option, value
+
+
+def check_files(argv: list[str]) -> None:
+    """Name an unreadable or non-JSON file given on the command line, before the SDK reads it."""
+    for option, value in _file_arguments(argv):
+        try:
+            text = Path(value).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ConfigError(f"cannot read the {option} file {value}: {reason}") from None
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"the {option} file {value} is not valid JSON: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.getLogger(f"{PROG}.profile_counts").addFilter(_DropSdkSyncNoise())
     try:
+        check_files(sys.argv[1:] if argv is None else argv)
         TapClevertapCounts.cli.main(args=argv, prog_name=PROG, standalone_mode=True)
     except CleverTapCountsError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
