@@ -1,0 +1,1 @@
+"""`make bench`: backfills measured against CleverTap's concurrency limit (see BENCHMARKS.md)."""

@@ -1,0 +1,176 @@
+"""The two processes a benchmark run needs: the emulator, and the installed tap under test.
+
+The emulator runs as its own `clevertap-counts-emulator` process, as CleverTap is another
+machine: its threads never compete with the measuring process for the interpreter lock. The tap
+is the installed command, started as a user would; its peak RSS comes from `wait4`'s resource
+usage for that one child, so nothing samples it and nothing is missed between samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+BIN = pathlib.Path(sys.executable).parent
+TAP = BIN / "tap-clevertap-counts"
+EMULATOR = BIN / "clevertap-counts-emulator"
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """The account the tap talks to: time-scaled jobs, CleverTap's limit of 3."""
+
+    partial_share: float = 1.0
+    job_seconds: float = 0.5
+    concurrency_limit: int = 3
+    today: str = "2025-01-01"
+    seed: int = 42
+
+    def args(self) -> list[str]:
+        return [
+            "--partial-share",
+            str(self.partial_share),
+            "--job-seconds",
+            str(self.job_seconds),
+            "--concurrency-limit",
+            str(self.concurrency_limit),
+            "--today",
+            self.today,
+            "--seed",
+            str(self.seed),
+        ]
+
+
+class EmulatorProcess:
+    """`clevertap-counts-emulator --port 0` with a JSON-lines request log in `workdir`."""
+
+    def __init__(self, settings: EmulatorSettings, workdir: pathlib.Path) -> None:
+        self.settings = settings
+        self.log_path = workdir / "emulator-requests.jsonl"
+        self.log_path.unlink(missing_ok=True)
+        self._process: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> EmulatorProcess:
+        command = [
+            str(EMULATOR),
+            "--port",
+            "0",
+            "--log-file",
+            str(self.log_path),
+            *self.settings.args(),
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        match = _LISTENING.search(line)
+        if match is None:
+            self._process.kill()
+            raise RuntimeError(f"the emulator did not start: {line!r}")
+        self.url = match.group(1)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log so far: one dict per request the emulator answered."""
+        if not self.log_path.exists():
+            return []
+        with self.log_path.open(encoding="utf-8") as log:
+            return [json.loads(line) for line in log if line.strip()]
+
+
+@dataclass(frozen=True)
+class TapResult:
+    """One tap process: how long it ran, its peak RSS, what it wrote."""
+
+    wall_seconds: float
+    peak_rss_mib: float
+    returncode: int
+    records: int
+    last_state: dict[str, Any] | None
+    stderr_tail: str
+
+
+def run_tap(
+    config: dict[str, Any],
+    workdir: pathlib.Path,
+    *,
+    state: dict[str, Any] | None = None,
+    timeout: float = 1800,
+) -> TapResult:
+    """Run the installed tap once; stdout goes to a file (as Meltano would read a pipe)."""
+    config_path = workdir / "config.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    command = [str(TAP), "--config", str(config_path)]
+    if state is not None:
+        state_path = workdir / "state.json"
+        state_path.write_text(json.dumps(state), encoding="utf-8")
+        command += ["--state", str(state_path)]
+    out_path, err_path = workdir / "tap-stdout.jsonl", workdir / "tap-stderr.log"
+    with out_path.open("w", encoding="utf-8") as out, err_path.open("w", encoding="utf-8") as err:
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        returncode, usage = _wait(process, timeout)
+        wall = time.monotonic() - started
+    records, last_state = _read_output(out_path)
+    stderr = err_path.read_text(encoding="utf-8")
+    return TapResult(
+        wall_seconds=wall,
+        peak_rss_mib=usage.ru_maxrss / 1024,  # Linux reports kilobytes
+        returncode=returncode,
+        records=records,
+        last_state=last_state,
+        stderr_tail="\n".join(stderr.splitlines()[-5:]),
+    )
+
+
+def _wait(process: subprocess.Popen[Any], timeout: float) -> tuple[int, Any]:
+    """Reap the child with `wait4`, which returns that child's own resource usage."""
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        timer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage
+
+
+def _read_output(path: pathlib.Path) -> tuple[int, dict[str, Any] | None]:
+    records, state = 0, None
+    with path.open(encoding="utf-8") as out:
+        for line in out:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if message.get("type") == "RECORD":
+                records += 1
+            elif message.get("type") == "STATE":
+                state = message["value"]
+    return records, state

@@ -1,0 +1,53 @@
+"""`make bench`: run the benchmark suite and write BENCHMARKS.md (see benchmarks/suite.py).
+
+Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-write]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import tempfile
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import report, suite  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__)
+    parser.add_argument(
+        "--days", type=int, default=60, help="days per query in the backfill (default 60)"
+    )
+    parser.add_argument(
+        "--long-factor", type=int, default=10, help="how much longer the memory run is"
+    )
+    parser.add_argument(
+        "--output", type=pathlib.Path, default=REPO / "BENCHMARKS.md", help="file to write"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only; leave the file")
+    args = parser.parse_args(argv)
+    load_before = report.load()
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        results = suite.run_suite(
+            pathlib.Path(workdir), args.days, args.long_factor, lambda line: print(line, flush=True)
+        )
+    checks = suite.checks(results)
+    text = report.render(results, checks, load_before)
+    print()
+    print(text)
+    if not args.no_write:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    missed = [check.target for check in checks if not check.ok]
+    if missed:
+        print(f"missed: {'; '.join(missed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
