@@ -9,6 +9,7 @@ the stop signal that makes every worker send nothing more once the run is failin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import http.client
 import json
@@ -117,6 +118,10 @@ class CleverTapClient:
             "User-Agent": f"tap-clevertap-counts/{__version__}",
         }
         self._local = threading.local()
+        # The passcode as it may come back in an answer: as sent (Latin-1), and as UTF-8.
+        self._secrets = {
+            settings.passcode.encode(encoding, errors="ignore") for encoding in ("latin-1", "utf-8")
+        } - {b""}
 
     def __repr__(self) -> str:
         return f"CleverTapClient({self._url!r}, account_id={self.settings.account_id!r})"
@@ -275,7 +280,15 @@ class CleverTapClient:
             )
         if len(body) > MAX_BODY_BYTES:
             return Answer(Outcome.TRANSIENT, status, "an answer over 1 MB, not a count")
-        return classify(status, body, location)
+        answer = classify(status, body, location)
+        if answer.outcome in (Outcome.SUCCESS, Outcome.PARTIAL):
+            return answer
+        # Messages quote unexpected answers, and a proxy's error page may show the request it
+        # got: quote it without the passcode (taken out before the quote is cut to length).
+        for secret in self._secrets:
+            body = body.replace(secret, b"***")
+            location = location and location.replace(secret.decode("latin-1"), "***")
+        return dataclasses.replace(answer, words=classify(status, body, location).words)
 
 
 def _read_capped(raw: Any, deadline: float) -> bytes | None:
