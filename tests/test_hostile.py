@@ -430,12 +430,12 @@ class Refusal:
 def refusals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Refusal]]:
     """Every bad config through the installed command, a few at a time (each ~0.5 s alone)."""
     emulators: list[Emulator] = []
+    root = tmp_path_factory.mktemp("config")  # here: the factory is not safe across threads
 
     def attempt(label: str, change: dict[str, Any]) -> Refusal:
         emulator = Emulator(EmulatorConfig(seed=7, partial_share=0.0)).start()
         emulators.append(emulator)
-        folder = tmp_path_factory.mktemp("config")
-        path = folder / "config.json"
+        path = root / f"{list(BAD_CONFIGS).index(label)}.json"
         path.write_text(json.dumps(tap_config(emulator, **change)))
         done = subprocess.run(
             [*TAP_COMMAND, "--config", str(path)],
