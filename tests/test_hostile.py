@@ -497,12 +497,6 @@ def test_a_config_file_that_holds_no_config_is_refused_in_one_line(
     assert emulator.requests() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py reports an unreadable config file as 'internal error: JSONDecodeError/"
-    "FileNotFoundError ... "
-    "please report it' (exit 2) instead of a config error naming the file",
-)
 @pytest.mark.parametrize("label", ["not JSON", "missing"])
 def test_an_unreadable_config_file_is_named_as_the_problem(tmp_path: Path, label: str) -> None:
     path = tmp_path / "config.json"
