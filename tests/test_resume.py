@@ -282,3 +282,52 @@ def test_a_bookmark_written_as_a_number_is_read_or_refused(
         assert [record["to_date"] for record in run.records()] == ["2024-03-03", "2024-03-04"]
     else:
         assert emulator.requests() == []  # refused before any request
+
+
+def test_a_run_that_fails_midway_leaves_a_state_to_resume_from(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    """CleverTap goes bad for good after 30 records: the run stops in one line, and what it
+    wrote is a consistent prefix that the next run completes."""
+    emulator = make_emulator(seed=3, partial_share=0.8, job_seconds=0.02)
+    config = tap_config(
+        emulator,
+        start_date=START.isoformat(),
+        end_date=END.isoformat(),
+        queries=list(QUERIES.values()),
+        max_concurrent_queries=3,
+    )
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [*TAP_COMMAND, "--config", str(tmp_path / "config.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    while sum('"type":"RECORD"' in line for line in lines) < 30:
+        lines.append(process.stdout.readline())
+        assert lines[-1], "the run ended before 30 records"
+    emulator.inject("html_502", times=100_000)
+    stdout, stderr = process.communicate(timeout=60)
+    failed = Run("".join(lines) + stdout, stderr, process.returncode, None)
+    assert_no_secret(failed.stdout + failed.stderr, "the tap's output")
+    assert failed.returncode == 1
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("tap-clevertap")]
+    assert len(errors) == 1, stderr[-2000:]
+    assert "after 10 tries; CleverTap's last answer: HTTP 502" in errors[0]
+    emitted: set[tuple[str, str]] = set()
+    given = check_run(emulator, failed, {}, emitted)
+    assert 30 <= len(emitted) < 60
+
+    rest = run_cli_until(
+        make_emulator(seed=3, partial_share=0.8, job_seconds=0.02),
+        tmp_path / "resume",
+        failed.last_state(),
+        stop_after=None,
+    )
+    assert rest.returncode == 0, rest.stderr[-2000:]
+    check_run(emulator, rest, given, emitted)
+    assert emitted == {(name, day) for name in QUERIES for day in days(START, END)}
