@@ -90,7 +90,8 @@ def _base_url(config: Mapping[str, Any], problems: list[str]) -> str:
     parsed = urllib.parse.urlsplit(api_url) if isinstance(api_url, str) else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
         problems.append(
-            f"api_url must be an http(s) URL such as https://api.clevertap.com, got {api_url!r}"
+            "api_url must be an http(s) URL such as https://api.clevertap.com, got "
+            f"{_without_userinfo(api_url)!r}"
         )
         return ""
     if parsed.scheme == "http" and not is_loopback_host(parsed.hostname):
@@ -103,13 +104,28 @@ def _base_url(config: Mapping[str, Any], problems: list[str]) -> str:
     return str(api_url).rstrip("/")
 
 
+def _without_userinfo(url: Any) -> Any:
+    """A URL fit to quote: whatever stands before an `@` in it may be a password."""
+    if not isinstance(url, str) or "@" not in url:
+        return url
+    scheme, _, rest = url.rpartition("://")
+    return (scheme + "://" if scheme else "") + "***@" + rest.rpartition("@")[2]
+
+
 def _required_string(config: Mapping[str, Any], key: str, problems: list[str]) -> str:
+    """A credential: non-empty, and something an HTTP header can carry (never quoted)."""
     value = config.get(key)
     if not isinstance(value, str) or not value.strip():
         shown = "missing" if value is None else f"not a non-empty string ({type(value).__name__})"
         problems.append(f"{key} is required: {shown}")
         return ""
-    return value.strip()
+    value = value.strip()
+    if not value.isascii() or not value.isprintable():
+        problems.append(
+            f"{key} holds characters an HTTP header cannot carry (a line break, a control or "
+            "non-ASCII character): copy it again from the CleverTap dashboard"
+        )
+    return value
 
 
 def _timezone(config: Mapping[str, Any], problems: list[str]) -> str:
@@ -166,6 +182,13 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
     request_timeout = as_number(config, "request_timeout_seconds", DEFAULTS, problems)
     concurrency = as_int(config, "max_concurrent_queries", DEFAULTS, problems, minimum=1)
     queries = parse_queries(config.get("queries"), start, problems)
+    for spec in queries:
+        if spec.start_date > today:
+            problems.append(f"query '{spec.name}': start_date {spec.start_date} is in the future")
+        elif end is not None and spec.start_date > end:
+            problems.append(
+                f"query '{spec.name}': start_date {spec.start_date} is after end_date {end}"
+            )
 
     if problems:
         raise ConfigError("Invalid config: " + "; ".join(problems))

@@ -38,6 +38,11 @@ def as_date(
     return None
 
 
+def shown(value: Any) -> str:
+    """A value as the user wrote it (JSON numbers arrive as `Decimal` from the SDK's reader)."""
+    return str(value) if isinstance(value, decimal.Decimal) else repr(value)
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -60,7 +65,7 @@ def as_number(
     value = config.get(key, defaults[key])
     number = _number(value)
     if number is None or number <= 0:
-        problems.append(f"{key} must be a number greater than 0 (seconds), got {value!r}")
+        problems.append(f"{key} must be a number greater than 0 (seconds), got {shown(value)}")
         return float(defaults[key])
     return number
 
@@ -77,6 +82,6 @@ def as_int(
     value = config.get(key, defaults[key])
     number = _number(value)
     if number is None or number != int(number) or number < minimum:
-        problems.append(f"{key} must be a whole number of at least {minimum}, got {value!r}")
+        problems.append(f"{key} must be a whole number of at least {minimum}, got {shown(value)}")
         return int(defaults[key])
     return int(number)
