@@ -36,6 +36,18 @@ _FILTER_VALUE = th.CustomType(
 )
 
 
+def read_bookmark(value: Any) -> datetime.date | None:
+    """A bookmark as a date: `YYYY-MM-DD` as written, or a hand-edited `YYYYMMDD` (text or int)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or len(value) not in (8, 10):
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Job:
     spec: QuerySpec
@@ -110,11 +122,15 @@ class ProfileCountsStream(Stream):
                 spec.start_date,
             )
             return None
-        try:
-            return datetime.date.fromisoformat(str(value))
-        except ValueError:
-            self.logger.warning("query '%s': ignoring unreadable bookmark %r", spec.name, value)
-            return None
+        day = read_bookmark(value)
+        if day is None:
+            self.logger.warning(
+                "query '%s': unreadable bookmark %r, counting again from %s",
+                spec.name,
+                value,
+                spec.start_date,
+            )
+        return day
 
     def plan(self, specs: Iterable[QuerySpec]) -> list[Job]:
         """Every (query, period) this run counts, in emission order."""
@@ -256,9 +272,9 @@ class ProfileCountsStream(Stream):
         spec = self._specs[context["query_name"]]
         state = self.get_context_state(context)
         new_value = latest_record["to_date"]
-        current = state.get("replication_key_value")
+        current = read_bookmark(state.get("replication_key_value"))
         changed = state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint
-        if changed or current is None or new_value > current:
+        if changed or current is None or new_value > current.isoformat():
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = new_value
             state[FINGERPRINT_KEY] = spec.fingerprint

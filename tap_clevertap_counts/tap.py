@@ -6,6 +6,7 @@ enforces it (see there why the SDK's schema validation is not used for the tap's
 
 from __future__ import annotations
 
+from types import FrameType
 from typing import Any
 
 import jsonschema
@@ -198,6 +199,17 @@ class TapClevertapCounts(Tap):
         for error in errors:
             self.logger.warning("%s", error)
         return errors
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Write the state as the SDK does, but exit 128 + signal, not 0.
+
+        A run stopped by SIGTERM did not finish: an orchestrator that timed it out must not
+        see success. The state written is valid to resume from.
+        """
+        try:
+            super()._handle_termination(signum, frame)
+        except SystemExit:
+            raise SystemExit(128 + signum) from None
 
     def discover_streams(self) -> list[ProfileCountsStream]:
         return [ProfileCountsStream(self)]
