@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import CleverTapCountsError, ConfigError
 from .tap import TapClevertapCounts
@@ -56,9 +57,27 @@ def check_files(argv: list[str]) -> None:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise ConfigError(f"cannot read the {option} file {value}: {reason}") from None
         try:
-            json.loads(text)
+            data = json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"the {option} file {value} is not valid JSON: {exc}") from None
+        if option == "--state" and (problem := state_problem(data)):
+            raise ConfigError(f"the --state file {value} is not a Singer state: {problem}")
+
+
+def state_problem(state: Any) -> str | None:
+    """What makes `state` unusable as this tap's state, if anything (the SDK would crash)."""
+    if not isinstance(state, dict):
+        return "it must be a JSON object"
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, dict) or not all(isinstance(v, dict) for v in bookmarks.values()):
+        return "bookmarks must be an object of objects"
+    for stream, stream_state in bookmarks.items():
+        partitions = stream_state.get("partitions", [])
+        if not isinstance(partitions, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("context"), dict) for p in partitions
+        ):
+            return f"bookmarks.{stream}.partitions must be a list of objects with a context"
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
