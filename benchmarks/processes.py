@@ -123,7 +123,7 @@ def run_tap(
     state: dict[str, Any] | None = None,
     timeout: float = 1800,
 ) -> TapResult:
-    """Run the installed tap once; stdout goes to a file (as Meltano would read a pipe)."""
+    """Run the installed tap once; its stdout goes to a file, so no reader ever slows it."""
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
     command = [str(TAP), "--config", str(config_path)]

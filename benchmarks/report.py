@@ -168,7 +168,14 @@ def load() -> str:
         return "unknown"
 
 
-def render(results: Results, checks: list[Check], load_before: str) -> str:
+def render(results: Results, checks: list[Check], *, load_before: str, revision_before: str) -> str:
+    revision_after = revision()
+    revisions = (
+        revision_before
+        if revision_after == revision_before
+        else f"{revision_before} at the start, {revision_after} at the end (the tap is installed "
+        "editable: code changed while the runs went on)"
+    )
     at_limit = results.backfills[ACCOUNT_LIMIT]
     jobs = at_limit.scenario.jobs
     lines = [
@@ -178,7 +185,7 @@ def render(results: Results, checks: list[Check], load_before: str) -> str:
         "",
         f"- Command: `{COMMAND}`",
         f"- Machine: {machine()}",
-        f"- Measured: {datetime.date.today().isoformat()}, revision {revision()}; load "
+        f"- Measured: {datetime.date.today().isoformat()}, revision {revisions}; load "
         f"average (1 min) {load_before} before the runs, {load()} after",
         f"- Workload: {jobs} jobs = {jobs // results.days} queries x {results.days} days; "
         f"the installed `tap-clevertap-counts` as its own process against "
