@@ -9,9 +9,7 @@ the stop signal that makes every worker send nothing more once the run is failin
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
-import http.client
 import json
 import logging
 import random
@@ -22,11 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import backoff
-import requests
-import urllib3
 
-from . import __version__
-from .answers import Answer, Outcome, classify
+from .answers import Answer, Outcome
 from .errors import (
     AuthError,
     EndpointError,
@@ -36,12 +31,12 @@ from .errors import (
     StoppedError,
 )
 from .limiter import AdaptiveLimiter
+from .transport import Transport, UnsendableCredentialsError
 
 logger = logging.getLogger("tap_clevertap_counts.client")
 
 PROFILES_PATH = "/1/counts/profiles.json"
 EVENTS_PATH = "/1/counts/events.json"
-MAX_BODY_BYTES = 1_000_000  # a count answer is tens of bytes; anything huge is not one
 DEFAULT_MAX_TRIES = 10  # CleverTap's 429/503 come in bursts: at least 8 tries before giving up
 
 
@@ -111,17 +106,12 @@ class CleverTapClient:
         self.stop = stop or threading.Event()
         self._clock = clock
         self._url = settings.base_url.rstrip("/") + settings.path
-        self._headers = {
-            "X-CleverTap-Account-Id": settings.account_id,
-            "X-CleverTap-Passcode": settings.passcode,
-            "Content-Type": "application/json",
-            "User-Agent": f"tap-clevertap-counts/{__version__}",
-        }
-        self._local = threading.local()
-        # The passcode as it may come back in an answer: as sent (Latin-1), and as UTF-8.
-        self._secrets = {
-            settings.passcode.encode(encoding, errors="ignore") for encoding in ("latin-1", "utf-8")
-        } - {b""}
+        self._transport = Transport(
+            self._url,
+            account_id=settings.account_id,
+            passcode=settings.passcode,
+            timeout=settings.request_timeout,
+        )
 
     def __repr__(self) -> str:
         return f"CleverTapClient({self._url!r}, account_id={self.settings.account_id!r})"
@@ -145,10 +135,7 @@ class CleverTapClient:
         req_id: int | None = None
         while True:
             sent = self._clock()
-            if req_id is None:
-                answer = self._send("POST", data=json.dumps(request.payload()))
-            else:
-                answer = self._send("GET", params={"req_id": str(req_id)})
+            answer = self._exchange(request, req_id)
             outcome = answer.outcome
             if outcome is Outcome.SUCCESS:
                 assert answer.count is not None
@@ -202,6 +189,21 @@ class CleverTapClient:
             )
             self._wait(wait)
 
+    def _exchange(self, request: CountRequest, req_id: int | None) -> Answer:
+        """Submit the query, or poll its pending job; nothing once the run is stopping."""
+        if self.stop.is_set():
+            raise StoppedError("stopping")
+        try:
+            if req_id is None:
+                return self._transport.send("POST", data=json.dumps(request.payload()))
+            return self._transport.send("GET", params={"req_id": str(req_id)})
+        except UnsendableCredentialsError:
+            self.stop.set()
+            raise AuthError(
+                "account_id or passcode holds a line break or a character outside Latin-1, "
+                "which cannot be sent to CleverTap; check both in the config"
+            ) from None
+
     def _raise_if_fatal(self, request: CountRequest, answer: Answer) -> None:
         """Stop the run on answers that no retry can fix; nothing more is sent after them."""
         outcome = answer.outcome
@@ -226,89 +228,6 @@ class CleverTapClient:
     def _wait(self, seconds: float) -> None:
         if self.stop.wait(seconds):
             raise StoppedError("stopping")
-
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no netrc or proxy env may add or see credentials
-            self._local.session = session
-        return session
-
-    def _send(self, method: str, **kwargs: Any) -> Answer:
-        """One HTTP exchange, as an `Answer`; network trouble becomes a transient answer."""
-        if self.stop.is_set():
-            raise StoppedError("stopping")
-        timeout = self.settings.request_timeout
-        deadline = time.monotonic() + timeout
-        try:
-            with self._session().request(
-                method,
-                self._url,
-                headers=self._headers,
-                timeout=timeout,
-                allow_redirects=False,  # credentials must never follow a redirect
-                stream=True,
-                **kwargs,
-            ) as response:
-                body = _read_capped(response.raw, deadline)
-                status = response.status_code
-                location = response.headers.get("Location")
-        except requests.Timeout:
-            body = None
-        except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
-            # The credentials cannot even be put into the request: no retry can fix that.
-            self.stop.set()
-            raise AuthError(
-                "account_id or passcode holds a line break or a character outside Latin-1, "
-                "which cannot be sent to CleverTap; check both in the config"
-            ) from None
-        except (
-            requests.RequestException,
-            urllib3.exceptions.HTTPError,
-            http.client.HTTPException,
-            OSError,
-        ) as exc:
-            return Answer(
-                Outcome.TRANSIENT,
-                None,
-                f"network error talking to {self.settings.base_url} ({type(exc).__name__})",
-            )
-        if body is None:
-            return Answer(
-                Outcome.TRANSIENT, None, f"no answer within request_timeout_seconds={timeout:g}"
-            )
-        if len(body) > MAX_BODY_BYTES:
-            return Answer(Outcome.TRANSIENT, status, "an answer over 1 MB, not a count")
-        answer = classify(status, body, location)
-        if answer.outcome in (Outcome.SUCCESS, Outcome.PARTIAL):
-            return answer
-        # Messages quote unexpected answers, and a proxy's error page may show the request it
-        # got: quote it without the passcode (taken out before the quote is cut to length).
-        for secret in self._secrets:
-            body = body.replace(secret, b"***")
-            location = location and location.replace(secret.decode("latin-1"), "***")
-        return dataclasses.replace(answer, words=classify(status, body, location).words)
-
-
-def _read_capped(raw: Any, deadline: float) -> bytes | None:
-    """The decoded body, at most one byte over the cap; None if it outlasts `deadline`.
-
-    The request timeout bounds each wait for bytes, not the whole answer: a body that trickles
-    in a byte at a time would otherwise hold the run for as long as the server likes. Reading
-    one network chunk at a time also bounds what a compressed body may decode to.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_BODY_BYTES:
-        chunk = raw.read1(MAX_BODY_BYTES + 1 - size, decode_content=True)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if time.monotonic() > deadline:
-            return None
-    return b"".join(chunks)
 
 
 def _said(answer: Answer) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 from typing import Any
 
 import pytest
@@ -202,3 +203,20 @@ def test_the_passcode_is_not_in_the_client_repr(emulator: Emulator) -> None:
     client = client_for(emulator)
     assert DEMO_PASSCODE not in repr(client)
     assert DEMO_PASSCODE not in repr(client.settings)
+
+
+def test_polls_are_spaced_by_the_interval_and_no_more(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=0.2)
+    client = client_for(emulator, poll_interval=0.05)
+    for offset in range(3):
+        day = DAY + datetime.timedelta(days=offset)
+        request = CountRequest("launches", "App Launched", (), day, day)
+        assert client.count(request) == emulator.store.count_profiles("App Launched", [], day, day)
+    log = emulator.requests()
+    jobs = [i for i, entry in enumerate(log) if entry["kind"] == "submit"] + [len(log)]
+    for start, end in itertools.pairwise(jobs):
+        times = [entry["t"] for entry in log[start:end]]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert min(gaps) >= 0.045  # never a burst of polls
+        # 0.2 s of work at 0.05 s a poll: 1 submit + ceil(0.2 / 0.05) polls, one more at most
+        assert end - start <= 1 + 4 + 1
