@@ -11,7 +11,7 @@ from typing import Any
 from tap_clevertap_counts.emulator import Emulator
 from tap_clevertap_counts.tap import TapClevertapCounts
 
-from .conftest import PIZZA, assert_exact, bookmarks, run_cli, run_tap, tap_config
+from .conftest import PIZZA, REPO, assert_exact, bookmarks, run_cli, run_tap, tap_config
 
 
 def catalog_with(selected: bool) -> dict[str, Any]:
@@ -120,3 +120,16 @@ def test_the_host_is_logged_once_at_start(emulator: Emulator, tmp_path: Path) ->
     run = run_cli([], tap_config(emulator, end_date="2024-03-01"), tmp_path)
     assert run.stderr.count(f"with CleverTap at {emulator.url}") == 1
     assert json.loads(json.dumps(run.state))  # the final state is plain JSON
+
+
+def test_sample_config_is_valid_and_runs_against_the_emulator(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    sample = json.loads((REPO / "sample_config.json").read_text())
+    assert sample["api_url"] == "http://127.0.0.1:8765"  # the emulator's default port
+    sample.update(api_url=emulator.url, start_date="2024-03-04", end_date="2024-03-10")
+    run = run_cli([], sample, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert_exact(emulator, sample, run)
+    assert {r["query_name"] for r in run.records} == {q["name"] for q in sample["queries"]}
+    assert run.state is not None
