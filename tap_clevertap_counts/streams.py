@@ -222,12 +222,17 @@ class ProfileCountsStream(Stream):
 
     def _records_for(self, spec: QuerySpec) -> Iterator[dict[str, Any]]:
         block = self._blocks.get(spec.name)
-        if self._results is None or block is None or block[0] != self._position:
-            # First partition, or the SDK asked out of the planned order: plan from here on.
+        if (
+            block is None  # the first partition of the run
+            or block[0] != self._position  # the SDK asks out of the planned order
+            or (block[0] < block[1] and self._results is None)  # an earlier sync was abandoned
+        ):
             self._close()
             order = [s for s in self.settings.queries if s.name != spec.name]
             self._start([spec, *order])
             block = self._blocks[spec.name]
+        if block[0] == block[1]:
+            return  # nothing new for this query: no request
         assert self._results is not None and self._progress is not None
         finished = False
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 import zoneinfo
 from typing import Any
 
@@ -213,3 +214,20 @@ def test_state_after_every_record_only_covers_emitted_records(make_emulator: Any
             for query, bookmark in bookmarks(message["value"]).items():
                 assert bookmark <= emitted[query]
     assert bookmarks(run.state) == {"pizza": "2024-03-10", "launches": "2024-03-10"}
+
+
+def test_a_query_with_nothing_to_count_after_the_others_sends_nothing_more(
+    emulator: Emulator,
+) -> None:
+    """The last partition has no period: the jobs of the earlier ones are not planned again."""
+    monthly = {"name": "monthly", "event_name": "Charged", "granularity": "month"}
+    config = tap_config(emulator, queries=[PIZZA, monthly], end_date="2024-03-10")
+    first = run_tap(config)
+    emulator.clear_log()
+    second = run_tap({**config, "lookback_days": 2}, state=first.state)
+    assert second.periods() == [
+        ("pizza", "2024-03-09", "2024-03-09"),
+        ("pizza", "2024-03-10", "2024-03-10"),
+    ]
+    time.sleep(0.1)  # a stray worker would submit within this
+    assert len(submitted(emulator)) == 2
