@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import decimal
 import hashlib
 import json
 import re
@@ -59,6 +60,17 @@ class QuerySpec:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def plain(value: Any) -> Any:
+    """JSON values as `json.dumps` takes them: the SDK reads config numbers as `Decimal`."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
 def _check_filter(where: str, item: Any, problems: list[str]) -> None:
     if not isinstance(item, dict):
         problems.append(f"{where} must be an object with name, operator and value")
@@ -103,7 +115,7 @@ def _parse_one(
     event_name = raw.get("event_name")
     if not isinstance(event_name, str) or not event_name.strip():
         problems.append(f"{where}.event_name must be the CleverTap event's name")
-    filters = raw.get("event_properties", [])
+    filters = plain(raw.get("event_properties", []))
     if not isinstance(filters, list):
         problems.append(f"{where}.event_properties must be a list of filters")
         filters = []

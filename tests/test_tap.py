@@ -133,3 +133,20 @@ def test_sample_config_is_valid_and_runs_against_the_emulator(
     assert_exact(emulator, sample, run)
     assert {r["query_name"] for r in run.records} == {q["name"] for q in sample["queries"]}
     assert run.state is not None
+
+
+def test_fractional_filter_values_from_a_config_file(emulator: Emulator, tmp_path: Path) -> None:
+    """The SDK reads a config file's fractions as Decimal; they must reach CleverTap as numbers."""
+    big = {
+        "name": "big_orders",
+        "event_name": "Charged",
+        "event_properties": [{"name": "amount", "operator": "greater_than", "value": 99.5}],
+    }
+    config = tap_config(emulator, queries=[big], end_date="2024-03-02")
+    run = run_cli([], config, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(run.records) == 2
+    assert_exact(emulator, config, run)
+    assert run.records[0]["event_properties"][0]["value"] == 99.5
+    submits = [e["body"] for e in emulator.requests() if e["kind"] == "submit"]
+    assert submits[0]["event_properties"][0]["value"] == 99.5
