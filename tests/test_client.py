@@ -217,6 +217,8 @@ def test_polls_are_spaced_by_the_interval_and_no_more(make_emulator: Any) -> Non
     for start, end in itertools.pairwise(jobs):
         times = [entry["t"] for entry in log[start:end]]
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-        assert min(gaps) >= 0.045  # never a burst of polls
-        # 0.2 s of work at 0.05 s a poll: 1 submit + ceil(0.2 / 0.05) polls, one more at most
-        assert end - start <= 1 + 4 + 1
+        # never a burst of polls (arrival times: half an interval of slack for a busy machine)
+        assert min(gaps) >= 0.025
+        # 0.2 s of work at 0.05 s a poll: 1 submit + ceil(0.2 / 0.05) polls, and the one that
+        # lands just before the job ends; a client polling on every answer would send dozens
+        assert end - start <= 1 + 4 + 2
