@@ -127,6 +127,10 @@ def classify(http_status: int, body: bytes, location: str | None = None) -> Answ
         known = _KNOWN_ERRORS.get(key)
         if known is not None:
             return Answer(known, http_status, words)
+        if key.startswith("[") and key.endswith("]") and http_status < 500:
+            # CleverTap's query validation errors are bracketed ("[unknown event property]"):
+            # the query is wrong whatever status a proxy put on the answer.
+            return Answer(Outcome.REJECTED, http_status, words)
         return _by_status(http_status, words)
     if http_status >= 300:
         return _by_status(http_status, _snippet(text))
