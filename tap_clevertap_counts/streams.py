@@ -13,16 +13,16 @@ from __future__ import annotations
 import datetime
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers import types
 
-from .client import PROFILES_PATH, CleverTapClient, ClientSettings, CountRequest
+from .client import PROFILES_PATH, CleverTapClient, ClientSettings
 from .limiter import AdaptiveLimiter
 from .periods import periods_to_count
+from .plan import Job, Plan
 from .progress import Progress
 from .scheduler import OrderedRunner
 from .settings import QuerySpec, Settings
@@ -46,12 +46,6 @@ def read_bookmark(value: Any) -> datetime.date | None:
         return datetime.date.fromisoformat(value)
     except ValueError:
         return None
-
-
-@dataclass(frozen=True)
-class Job:
-    spec: QuerySpec
-    request: CountRequest
 
 
 class ProfileCountsStream(Stream):
@@ -132,33 +126,26 @@ class ProfileCountsStream(Stream):
             )
         return day
 
-    def plan(self, specs: Iterable[QuerySpec]) -> list[Job]:
+    def plan(self, specs: Iterable[QuerySpec]) -> Plan:
         """Every (query, period) this run counts, in emission order."""
         settings = self.settings
-        jobs: list[Job] = []
-        for spec in specs:
-            periods = periods_to_count(
-                spec.granularity,
-                spec.start_date,
-                settings.end_date,
-                self.bookmark(spec),
-                settings.lookback_days,
+        return Plan(
+            (
+                spec,
+                periods_to_count(
+                    spec.granularity,
+                    spec.start_date,
+                    settings.end_date,
+                    self.bookmark(spec),
+                    settings.lookback_days,
+                ),
             )
-            jobs.extend(
-                Job(
-                    spec,
-                    CountRequest(spec.name, spec.event_name, spec.event_properties, first, last),
-                )
-                for first, last in periods
-            )
-        return jobs
+            for spec in specs
+        )
 
     def _start(self, specs: list[QuerySpec]) -> None:
         jobs = self.plan(specs)
-        self._blocks = {}
-        for index, job in enumerate(jobs):
-            first, _ = self._blocks.get(job.spec.name, (index, index))
-            self._blocks[job.spec.name] = (first, index + 1)
+        self._blocks = jobs.spans()
         for spec in specs:
             self._blocks.setdefault(spec.name, (len(jobs), len(jobs)))
         totals = {name: end - first for name, (first, end) in self._blocks.items()}
