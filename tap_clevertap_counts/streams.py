@@ -11,6 +11,7 @@ emitted strictly in that order. A bookmark therefore only passes periods whose r
 from __future__ import annotations
 
 import datetime
+import functools
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -92,8 +93,9 @@ class ProfileCountsStream(Stream):
         """Read when syncing, not when built: discovery works without a valid config."""
         return self._tap_settings.settings
 
-    @property
+    @functools.cached_property
     def _specs(self) -> dict[str, QuerySpec]:
+        """Looked up for every record: built once (the settings do not change in a run)."""
         return {spec.name: spec for spec in self.settings.queries}
 
     @property

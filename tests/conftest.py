@@ -32,6 +32,24 @@ PIZZA = {
     "event_properties": [{"name": "value", "operator": "contains", "value": "piz"}],
 }
 LAUNCHES = {"name": "launches", "event_name": "App Launched"}
+# The config table of the contract (shared/CONTRACT.md): every key, settable through Meltano.
+CONTRACT_SETTINGS = frozenset(
+    {
+        "account_id",
+        "passcode",
+        "region",
+        "api_url",
+        "start_date",
+        "end_date",
+        "timezone",
+        "queries",
+        "lookback_days",
+        "poll_interval_seconds",
+        "poll_timeout_seconds",
+        "max_concurrent_queries",
+        "request_timeout_seconds",
+    }
+)
 
 
 SECRETS = {DEMO_PASSCODE}  # every passcode a test uses is added here by the runners below

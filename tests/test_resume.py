@@ -178,6 +178,20 @@ def test_sigkill_at_a_random_moment_then_resume_loses_nothing(
     print(f"trial {trial}: killed after {kills} lines, {attempt + 1} runs")
 
 
+def resume_to_the_end(
+    emulator: Emulator,
+    stopped: Run,
+    tmp_path: Path,
+    given: dict[str, str],
+    emitted: set[tuple[str, str]],
+) -> None:
+    """Run again from the stopped run's last STATE: it must complete every period exactly."""
+    rest = run_cli_until(emulator, tmp_path / "resume", stopped.last_state(), stop_after=None)
+    assert rest.returncode == 0, rest.stderr[-2000:]
+    check_run(emulator, rest, given, emitted)
+    assert emitted == {(name, day) for name in QUERIES for day in days(START, END)}
+
+
 @pytest.mark.parametrize("after_lines", [0, 9, 40, 101])
 def test_sigterm_writes_a_final_state_to_resume_from(
     make_emulator: Callable[..., Emulator], tmp_path: Path, after_lines: int
@@ -202,15 +216,8 @@ def test_sigterm_writes_a_final_state_to_resume_from(
     given = check_run(emulator, run, {}, emitted)
     assert given == bookmarks(run.last_state())
 
-    rest = run_cli_until(
-        make_emulator(seed=5, partial_share=0.8, job_seconds=0.02),
-        tmp_path / "resume",
-        run.last_state(),
-        stop_after=None,
-    )
-    assert rest.returncode == 0, rest.stderr[-2000:]
-    check_run(emulator, rest, given, emitted)
-    assert emitted == {(name, day) for name in QUERIES for day in days(START, END)}
+    again = make_emulator(seed=5, partial_share=0.8, job_seconds=0.02)
+    resume_to_the_end(again, run, tmp_path, given, emitted)
     print(f"SIGTERM after {after_lines} lines: exit code {run.returncode}")
 
 
@@ -318,12 +325,5 @@ def test_a_run_that_fails_midway_leaves_a_state_to_resume_from(
     given = check_run(emulator, failed, {}, emitted)
     assert 30 <= len(emitted) < 60
 
-    rest = run_cli_until(
-        make_emulator(seed=3, partial_share=0.8, job_seconds=0.02),
-        tmp_path / "resume",
-        failed.last_state(),
-        stop_after=None,
-    )
-    assert rest.returncode == 0, rest.stderr[-2000:]
-    check_run(emulator, rest, given, emitted)
-    assert emitted == {(name, day) for name in QUERIES for day in days(START, END)}
+    again = make_emulator(seed=3, partial_share=0.8, job_seconds=0.02)
+    resume_to_the_end(again, failed, tmp_path, given, emitted)

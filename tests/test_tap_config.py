@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from tap_clevertap_counts.emulator import DEMO_PASSCODE, Emulator
 
-from .conftest import PIZZA, run_cli, tap_config
+from .conftest import CONTRACT_SETTINGS, PIZZA, run_cli, tap_config
 
 TOMORROW_FAR = "2999-01-01"
 
@@ -134,25 +135,14 @@ def test_discover_works_without_config(tmp_path: Path) -> None:
     assert '"profile_counts"' in run.stdout
 
 
-def test_about_lists_every_setting_and_never_a_secret(tmp_path: Path) -> None:
+def test_about_documents_every_contract_setting_and_marks_the_passcode_secret(
+    tmp_path: Path,
+) -> None:
     run = run_cli(["--about", "--format=json"], None, tmp_path)
     assert run.returncode == 0
-    for key in (
-        "account_id",
-        "passcode",
-        "region",
-        "api_url",
-        "start_date",
-        "end_date",
-        "timezone",
-        "queries",
-        "lookback_days",
-        "poll_interval_seconds",
-        "poll_timeout_seconds",
-        "max_concurrent_queries",
-        "request_timeout_seconds",
-    ):
-        assert f'"{key}"' in run.stdout
-    assert '"secret": true' in run.stdout.replace(" ", "").replace(
-        '"secret":true', '"secret": true'
-    )
+    schema = json.loads(run.stdout)["settings"]
+    properties = schema["properties"]
+    assert set(properties) >= CONTRACT_SETTINGS
+    assert all(properties[key].get("description") for key in CONTRACT_SETTINGS)
+    assert [key for key in CONTRACT_SETTINGS if properties[key].get("secret")] == ["passcode"]
+    assert set(schema["required"]) == {"account_id", "passcode", "start_date", "queries"}

@@ -16,6 +16,7 @@ import pytest
 
 from tap_clevertap_counts.emulator import Emulator, EmulatorConfig
 from tap_clevertap_counts.tap import TapClevertapCounts
+from tests.conftest import CONTRACT_SETTINGS
 from tests.e2e.helpers import (
     NUMBER_SETTINGS,
     REPO,
@@ -30,22 +31,6 @@ from tests.e2e.helpers import (
 
 END = datetime.date(2025, 6, 8)  # a Sunday: the week query has one whole week
 START = END - datetime.timedelta(days=6)
-# The config table of the contract (shared/CONTRACT.md), every key settable through Meltano.
-CONTRACT_SETTINGS = {
-    "account_id",
-    "passcode",
-    "region",
-    "api_url",
-    "start_date",
-    "end_date",
-    "timezone",
-    "queries",
-    "lookback_days",
-    "poll_interval_seconds",
-    "poll_timeout_seconds",
-    "max_concurrent_queries",
-    "request_timeout_seconds",
-}
 VALUES = {
     "lookback_days": 1,
     "poll_interval_seconds": 0.02,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator
 
 TODAY = datetime.date(2024, 6, 30)
 PROFILES = "/1/counts/profiles.json"
@@ -72,20 +72,19 @@ def fail(error: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_emu() -> Iterator[Callable[..., Emulator]]:
+def make_emu(make_emulator: Callable[..., Emulator]) -> Callable[..., Emulator]:
     """Start emulators with settings over test defaults: a fixed today, synchronous answers."""
-    started: list[Emulator] = []
 
     def make(**changes: Any) -> Emulator:
-        settings: dict[str, Any] = {"today": TODAY, "partial_share": 0.0, "job_seconds": 0.05}
-        settings.update(changes)
-        emulator = Emulator(EmulatorConfig(**settings)).start()
-        started.append(emulator)
-        return emulator
+        defaults: dict[str, Any] = {
+            "seed": 42,
+            "today": TODAY,
+            "partial_share": 0.0,
+            "job_seconds": 0.05,
+        }
+        return make_emulator(**{**defaults, **changes})
 
-    yield make
-    for emulator in started:
-        emulator.stop()
+    return make
 
 
 @pytest.fixture
