@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import backoff
+from typing_extensions import override
 
 from .answers import Answer, Outcome
 from .errors import (
@@ -113,6 +114,7 @@ class CleverTapClient:
             timeout=settings.request_timeout,
         )
 
+    @override
     def __repr__(self) -> str:
         return f"CleverTapClient({self._url!r}, account_id={self.settings.account_id!r})"
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import overload
 
+from typing_extensions import override
+
 from .client import CountRequest
 from .periods import Period
 from .queries import QuerySpec
@@ -32,6 +34,7 @@ class Plan(Sequence[Job]):
         self._blocks = [(spec, periods) for spec, periods in blocks if periods]
         self._starts = list(itertools.accumulate((len(p) for _, p in self._blocks), initial=0))
 
+    @override
     def __len__(self) -> int:
         return self._starts[-1]
 
@@ -39,6 +42,7 @@ class Plan(Sequence[Job]):
     def __getitem__(self, index: int) -> Job: ...
     @overload
     def __getitem__(self, index: slice) -> Sequence[Job]: ...
+    @override
     def __getitem__(self, index: int | slice) -> Job | Sequence[Job]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]

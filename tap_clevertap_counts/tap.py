@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from .errors import ConfigError
 from .queries import OPERATORS
@@ -173,6 +174,7 @@ class TapClevertapCounts(Tap):
         builtin = self._builtin_keys()
         return {key: value for key, value in self.config.items() if key not in builtin}
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check the tap's keys with `parse_settings` rather than the JSON schema.
 
@@ -200,6 +202,7 @@ class TapClevertapCounts(Tap):
             self.logger.warning("%s", error)
         return errors
 
+    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Write the state as the SDK does, but exit 128 + signal, not 0.
 
@@ -211,5 +214,6 @@ class TapClevertapCounts(Tap):
         except SystemExit:
             raise SystemExit(128 + signum) from None
 
+    @override
     def discover_streams(self) -> list[ProfileCountsStream]:
         return [ProfileCountsStream(self)]

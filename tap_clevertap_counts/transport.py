@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 import urllib3
+from typing_extensions import override
 
 from . import __version__
 from .answers import Answer, Outcome, classify
@@ -46,6 +47,7 @@ class Transport:
             passcode.encode(encoding, errors="ignore") for encoding in ("latin-1", "utf-8")
         } - {b""}
 
+    @override
     def __repr__(self) -> str:
         return f"Transport({self.url!r})"
 

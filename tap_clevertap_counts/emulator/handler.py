@@ -15,6 +15,8 @@ import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from typing_extensions import override
+
 from tap_clevertap_counts.emulator import hostile
 from tap_clevertap_counts.emulator import messages as m
 from tap_clevertap_counts.emulator.api import CountsAPI, Incoming, Outgoing
@@ -35,6 +37,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
 
+    @override
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse DNS lookup (`getfqdn`), which can stall for
         seconds on machines with a slow resolver."""
@@ -43,6 +46,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.server_name = str(host)
         self.server_port = int(port)
 
+    @override
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hung up (timeout, reset test, stop) is normal here; anything else is a
         bug worth a traceback on stderr."""
@@ -66,6 +70,7 @@ class Handler(BaseHTTPRequestHandler):
     # An idle keep-alive connection is dropped after this long (seconds), freeing its thread.
     timeout = 300
 
+    @override
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in separate writes; without this, Nagle's algorithm and the
@@ -75,6 +80,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
 
+    @override
     def finish(self) -> None:
         try:
             super().finish()
@@ -154,5 +160,6 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
+    @override
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the request log is the record, and stderr must stay clean for users."""

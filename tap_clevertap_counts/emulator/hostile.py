@@ -17,6 +17,8 @@ import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from typing_extensions import override
+
 _HTML = (
     "<!DOCTYPE html><html><head><title>{status} {reason}</title></head>"
     "<body><h1>{status} {reason}</h1><p>The server encountered a temporary error.</p>"
@@ -68,6 +70,7 @@ def reset_connection(sock: socket.socket) -> None:
 class _QuickServer(ThreadingHTTPServer):
     daemon_threads = True
 
+    @override
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse DNS lookup, which can stall on slow resolvers."""
         socketserver.TCPServer.server_bind(self)
@@ -133,6 +136,7 @@ class RedirectTarget:
 
                 do_GET = do_POST = _answer
 
+                @override
                 def log_message(self, format: str, *args: object) -> None:
                     """Silent: request lines are the emulator log's business."""
 
