@@ -1,0 +1,478 @@
+"""Real-world runs (issue 9): randomized scenarios against an independent oracle.
+
+Each scenario draws a config (1-6 queries mixing granularities, per-query start dates,
+`lookback_days`, an end date or none), the emulator's "today", and a state (no bookmark, an old
+or a current one, one whose fingerprint is another definition's or garbage). Expected values come
+from tests/oracle.py (period arithmetic written from the contract) and the emulator's event
+store, never from the tap. The run goes over real HTTP to the in-process emulator, and the
+checks are on its records, its last STATE and the emulator's request log:
+
+- the POST submits are exactly the (query, period) pairs owed, each asked once;
+- records come in config order of queries, ascending to_date within each;
+- every count equals the emulator's ground truth;
+- the final bookmarks are the last to_date owed (or the old bookmark when nothing is new;
+  bookmarks never move back), a changed fingerprint counting again from the query's start.
+
+Fingerprints in the states are taken from real earlier runs' STATE (a calibration run per
+definition), so the tests do not depend on how the tap computes them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_clevertap_counts.emulator import Emulator, EmulatorConfig
+
+from .conftest import TapRun, assert_exact, bookmarks, run_cli, run_tap, tap_config
+from .oracle import all_periods, definition_key, final_bookmark, owed, ymd
+
+Date = datetime.date
+DAY = datetime.timedelta(days=1)
+
+# Distinct (event, filters) definitions: a submit maps back to its query by its body.
+DEFINITIONS: list[tuple[str, list[dict[str, Any]]]] = [
+    ("choseNewFavoriteFood", [{"name": "value", "operator": "contains", "value": "piz"}]),
+    ("choseNewFavoriteFood", [{"name": "value", "operator": "equals", "value": "sushi"}]),
+    ("App Launched", []),
+    ("App Launched", [{"name": "platform", "operator": "equals", "value": "iOS"}]),
+    ("App Launched", [{"name": "session_length", "operator": "greater_than", "value": 600}]),
+    ("Product Viewed", [{"name": "category", "operator": "equals", "value": ["Books", "Toys"]}]),
+    ("Product Viewed", [{"name": "price", "operator": "less_than", "value": 50}]),
+    ("Charged", []),
+    ("Charged", [{"name": "currency", "operator": "equals", "value": "USD"}]),
+    ("Charged", [{"name": "is_first", "operator": "equals", "value": "True"}]),
+    ("choseNewFavoriteFood", []),
+    ("Product Viewed", []),
+]
+CALENDAR = ("day", "week", "month")
+PARTITION_KEYS = ("context", "replication_key", "replication_key_value")
+
+
+def query(index: int, granularity: str, start: Date | None = None) -> dict[str, Any]:
+    event, filters = DEFINITIONS[index]
+    spec: dict[str, Any] = {
+        "name": f"q{index}",
+        "event_name": event,
+        "event_properties": filters,
+        "granularity": granularity,
+    }
+    if start is not None:
+        spec["start_date"] = start.isoformat()
+    return spec
+
+
+# --- fingerprints from real runs ------------------------------------------------------------
+
+_EXTRAS: dict[tuple[int, str], dict[str, Any]] = {}
+CALIBRATION_END = Date(2024, 3, 31)  # a Sunday and a month's last day
+
+
+def calibration_start(granularity: str) -> Date:
+    """A start from which exactly one whole period ends on CALIBRATION_END."""
+    if granularity == "day":
+        return CALIBRATION_END
+    if granularity == "week":
+        return CALIBRATION_END - 6 * DAY
+    if granularity == "month":
+        return CALIBRATION_END.replace(day=1)
+    n = int(granularity[len("rolling_") : -1])
+    return CALIBRATION_END - (n - 1) * DAY
+
+
+def partition_extras(wanted: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
+    """What a real run writes in each query's partition beside context and bookmark (its
+    fingerprint), for each (definition, granularity); one calibration run for the new ones."""
+    missing = sorted({w for w in wanted if w not in _EXTRAS})
+    # A name holds one granularity per run: calibrate in as many runs as needed.
+    while missing:
+        batch: dict[int, str] = {}
+        rest = []
+        for index, granularity in missing:
+            if index in batch:
+                rest.append((index, granularity))
+            else:
+                batch[index] = granularity
+        with Emulator(EmulatorConfig(seed=1, partial_share=0.0, today=Date(2024, 12, 31))) as emu:
+            queries = [query(i, g, calibration_start(g)) for i, g in batch.items()]
+            config = tap_config(
+                emu,
+                start_date="2024-01-01",
+                end_date=CALIBRATION_END.isoformat(),
+                queries=queries,
+            )
+            run = run_tap(config)
+        assert len(run.records) == len(batch), "calibration: one period per query"
+        assert run.state is not None
+        partitions = run.state["bookmarks"]["profile_counts"]["partitions"]
+        for partition in partitions:
+            index = int(partition["context"]["query_name"][1:])
+            extras = {k: v for k, v in partition.items() if k not in PARTITION_KEYS}
+            assert extras, "a partition carries the query's fingerprint beside its bookmark"
+            _EXTRAS[(index, batch[index])] = extras
+        missing = rest
+    return {w: _EXTRAS[w] for w in wanted}
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    config_changes: dict[str, Any]
+    queries: list[dict[str, Any]]
+    starts: dict[str, Date]
+    end: Date
+    lookback: int
+    emulator_today: Date | None
+    state_plan: dict[str, tuple[str, Date | None, Any]] = field(default_factory=dict)
+    # name -> (kind, bookmark value, fingerprint source: (index, granularity) | "garbage" | None)
+
+
+def pick_granularity(rng: random.Random, rolling: bool) -> str:
+    if rolling and rng.random() < 0.45:
+        n = rng.choice([2, 3, 5, 7, 14, 28, 30, 31, rng.randint(2, 60), rng.randint(2, 366)])
+        return f"rolling_{n}d"
+    return rng.choice(CALENDAR)
+
+
+def make_scenario(seed: str, *, rolling: bool) -> Scenario:
+    rng = random.Random(seed)
+    real_yesterday = datetime.datetime.now(datetime.UTC).date() - DAY
+    no_end = rng.random() < 0.15
+    if no_end:
+        end = real_yesterday
+        emulator_today = None
+    else:
+        end = Date(2023, 6, 1) + rng.randrange(500) * DAY
+        emulator_today = end + rng.randrange(4) * DAY
+    span = rng.choice([0, 1, 6, 13, 20, 30, 45, 62])
+    tap_start = end - span * DAY
+    lookback = rng.choice([0, 0, 0, 1, 2, 3, 7, 10, 31])
+    indexes = rng.sample(range(len(DEFINITIONS)), rng.randint(1, 6))
+    queries: list[dict[str, Any]] = []
+    starts: dict[str, Date] = {}
+    for index in indexes:
+        granularity = pick_granularity(rng, rolling)
+        own_start = None
+        if rng.random() < 0.3:
+            own_start = min(end, tap_start + rng.randint(-10, 30) * DAY)
+        queries.append(query(index, granularity, own_start))
+        starts[f"q{index}"] = own_start or tap_start
+    scenario = Scenario(
+        config_changes={
+            "start_date": tap_start.isoformat(),
+            "lookback_days": lookback,
+            "max_concurrent_queries": rng.randint(1, 3),
+        },
+        queries=queries,
+        starts=starts,
+        end=end,
+        lookback=lookback,
+        emulator_today=emulator_today,
+    )
+    if not no_end:
+        scenario.config_changes["end_date"] = end.isoformat()
+    plan_state(rng, scenario)
+    return scenario
+
+
+def plan_state(rng: random.Random, scenario: Scenario) -> None:
+    """Each query: no bookmark, a current or an old one, or one of another definition."""
+    for spec in scenario.queries:
+        name, granularity = spec["name"], spec["granularity"]
+        start = scenario.starts[name]
+        index = int(name[1:])
+        periods = all_periods(granularity, start, scenario.end)
+        roll = rng.random()
+        if roll < 0.25:
+            continue  # no bookmark
+        if roll < 0.45:
+            mark = periods[-1][1] if periods else scenario.end  # current
+            scenario.state_plan[name] = ("current", mark, (index, granularity))
+        elif roll < 0.75:
+            mark = (
+                start + rng.randint(-5, max(0, (scenario.end - start).days)) * DAY
+            )  # old, any day
+            if periods and rng.random() < 0.5:
+                mark = rng.choice(periods)[1]  # old, a period end as a real run writes
+            scenario.state_plan[name] = ("old", mark, (index, granularity))
+        else:
+            mark = start + rng.randint(0, max(0, (scenario.end - start).days)) * DAY
+            if rng.random() < 0.3:
+                source: Any = "garbage"
+            elif rng.random() < 0.5:
+                source = (index, rng.choice([g for g in CALENDAR if g != granularity]))
+            else:
+                source = ((index + 1) % len(DEFINITIONS), granularity)
+            scenario.state_plan[name] = ("changed", mark, source)
+
+
+def build_state(scenario: Scenario) -> dict[str, Any] | None:
+    if not scenario.state_plan:
+        return None
+    sources = [s for _, _, s in scenario.state_plan.values() if s != "garbage"]
+    extras = partition_extras(sources)
+    partitions = []
+    for name, (_kind, mark, source) in scenario.state_plan.items():
+        assert mark is not None
+        partition: dict[str, Any] = {
+            "context": {"query_name": name},
+            "replication_key": "to_date",
+            "replication_key_value": mark.isoformat(),
+        }
+        if source == "garbage":
+            keys = partition_extras([(int(name[1:]), "day")])[(int(name[1:]), "day")]
+            partition.update({key: "garbage-0000" for key in keys})
+        else:
+            partition.update(extras[source])
+        partitions.append(partition)
+    return {"bookmarks": {"profile_counts": {"partitions": partitions}}}
+
+
+@dataclass
+class Expected:
+    periods: dict[str, list[tuple[Date, Date]]]
+    marks: dict[str, Date | None]
+    undetermined: set[str]  # a changed definition with nothing to count: either outcome
+
+
+def expected_of(scenario: Scenario) -> Expected:
+    periods: dict[str, list[tuple[Date, Date]]] = {}
+    marks: dict[str, Date | None] = {}
+    undetermined: set[str] = set()
+    for spec in scenario.queries:
+        name, granularity = spec["name"], spec["granularity"]
+        kind, mark, _ = scenario.state_plan.get(name, ("none", None, None))
+        start = scenario.starts[name]
+        if kind in ("none", "changed"):
+            periods[name] = owed(granularity, start, scenario.end, None, scenario.lookback)
+            marks[name] = final_bookmark(periods[name], None)
+            if kind == "changed" and not periods[name]:
+                undetermined.add(name)
+        else:
+            periods[name] = owed(granularity, start, scenario.end, mark, scenario.lookback)
+            marks[name] = final_bookmark(periods[name], mark)
+    return Expected(periods, marks, undetermined)
+
+
+def submits_by_query(
+    emulator: Emulator, queries: list[dict[str, Any]]
+) -> Counter[tuple[str, Date, Date]]:
+    names = {definition_key(q["event_name"], q["event_properties"]): q["name"] for q in queries}
+    asked: Counter[tuple[str, Date, Date]] = Counter()
+    for entry in emulator.requests():
+        if entry["kind"] != "submit":
+            continue
+        body = entry["body"]
+        assert isinstance(body, dict), entry
+        name = names[definition_key(body["event_name"], body.get("event_properties"))]
+        asked[(name, ymd(body["from"]), ymd(body["to"]))] += 1
+    return asked
+
+
+def check_scenario(
+    emulator: Emulator, scenario: Scenario, config: dict[str, Any], run: TapRun, *, faults: bool
+) -> None:
+    expected = expected_of(scenario)
+    order = [
+        (spec["name"], first.isoformat(), last.isoformat())
+        for spec in scenario.queries
+        for first, last in expected.periods[spec["name"]]
+    ]
+    # records: config order of queries, ascending to_date, each owed period exactly once
+    assert run.periods() == order
+    assert_exact(emulator, config, run)
+    asked = submits_by_query(emulator, scenario.queries)
+    owed_pairs = Counter(
+        (name, first, last) for name, periods in expected.periods.items() for first, last in periods
+    )
+    if faults:
+        assert set(asked) == set(owed_pairs), "asked for a period not owed, or missed one"
+    else:
+        extra, missing = asked - owed_pairs, owed_pairs - asked
+        assert not extra and not missing, f"asked more: {extra}; never asked: {missing}"
+    final = bookmarks(run.state)
+    for spec in scenario.queries:
+        name = spec["name"]
+        if name in expected.undetermined:
+            continue
+        mark = expected.marks[name]
+        assert final.get(name) == (mark.isoformat() if mark else None), (name, final)
+
+
+def run_scenario(
+    make_emulator: Callable[..., Emulator], scenario: Scenario, *, faults: dict[str, float]
+) -> None:
+    state = build_state(scenario)
+    rng = random.Random(repr(scenario.config_changes))
+    emulator = make_emulator(
+        seed=rng.randrange(1000),
+        today=scenario.emulator_today,
+        partial_share=rng.random(),
+        job_seconds=rng.choice([0.0, 0.002, 0.01]),
+        **faults,
+    )
+    config = tap_config(emulator, queries=scenario.queries, poll_interval_seconds=0.005)
+    del config["end_date"]
+    config.update(scenario.config_changes)
+    run = run_tap(config, state=state)
+    check_scenario(emulator, scenario, config, run, faults=bool(faults))
+
+
+CALENDAR_CASES = 40
+ROLLING_CASES = 30
+FAULT_CASES = 12
+
+
+@pytest.mark.parametrize("case", range(CALENDAR_CASES))
+def test_random_scenario_day_week_month(make_emulator: Callable[..., Emulator], case: int) -> None:
+    run_scenario(make_emulator, make_scenario(f"calendar|{case}", rolling=False), faults={})
+
+
+@pytest.mark.parametrize("case", range(ROLLING_CASES))
+def test_random_scenario_with_rolling_windows(
+    make_emulator: Callable[..., Emulator], case: int
+) -> None:
+    run_scenario(make_emulator, make_scenario(f"rolling|{case}", rolling=True), faults={})
+
+
+@pytest.mark.parametrize("case", range(FAULT_CASES))
+def test_random_scenario_through_faults(make_emulator: Callable[..., Emulator], case: int) -> None:
+    scenario = make_scenario(f"faults|{case}", rolling=case % 2 == 1)
+    faults = {"fault_429": 0.08, "fault_500": 0.08, "fault_503": 0.08, "expire_share": 0.15}
+    run_scenario(make_emulator, scenario, faults=faults)
+
+
+# --- the oracle itself, on cases worked out by hand -----------------------------------------
+
+
+def test_the_oracle_on_hand_worked_cases() -> None:
+    start, end = Date(2024, 1, 3), Date(2024, 3, 30)
+    assert len(all_periods("day", start, end)) == 88
+    weeks = all_periods("week", start, end)
+    assert (weeks[0], weeks[-1], len(weeks)) == (
+        (Date(2024, 1, 8), Date(2024, 1, 14)),
+        (Date(2024, 3, 18), Date(2024, 3, 24)),
+        11,
+    )
+    assert all_periods("month", start, end) == [(Date(2024, 2, 1), Date(2024, 2, 29))]
+    assert all_periods("month", Date(2024, 2, 1), Date(2024, 2, 28)) == []
+    assert all_periods("rolling_7d", Date(2024, 3, 1), Date(2024, 3, 8)) == [
+        (Date(2024, 3, 1), Date(2024, 3, 7)),
+        (Date(2024, 3, 2), Date(2024, 3, 8)),
+    ]
+    assert all_periods("rolling_366d", Date(2024, 1, 1), Date(2024, 12, 31)) == [
+        (Date(2024, 1, 1), Date(2024, 12, 31))
+    ]
+    # lookback 8 from Sunday Mar 24 reaches the week ending Mar 17
+    assert owed("week", Date(2024, 3, 4), Date(2024, 3, 31), Date(2024, 3, 24), 8) == [
+        (Date(2024, 3, 11), Date(2024, 3, 17)),
+        (Date(2024, 3, 18), Date(2024, 3, 24)),
+        (Date(2024, 3, 25), Date(2024, 3, 31)),
+    ]
+    assert owed("day", Date(2024, 3, 1), Date(2024, 3, 11), Date(2024, 3, 10), 3)[0] == (
+        Date(2024, 3, 8),
+        Date(2024, 3, 8),
+    )
+    assert final_bookmark([], Date(2024, 3, 10)) == Date(2024, 3, 10)
+    assert final_bookmark([(Date(2024, 3, 4), Date(2024, 3, 10))], Date(2024, 3, 13)) == Date(
+        2024, 3, 13
+    )
+
+
+# --- plan once --------------------------------------------------------------------------------
+
+
+def plan_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "counting " in line and " periods" in line]
+
+
+def test_a_run_plans_once_whatever_the_order_of_queries_owing_nothing(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    """9 daily queries, a weekly and a monthly one 2nd and 3rd; on a Wednesday the daily ones
+    owe one day each and the weekly and monthly ones nothing: 9 submits, 9 records, one plan."""
+    emulator = make_emulator(partial_share=0.5, job_seconds=0.005, today=Date(2024, 3, 20))
+    tuesday, wednesday = Date(2024, 3, 12), Date(2024, 3, 13)
+    assert wednesday.weekday() == 2
+    daily = [i for i in range(len(DEFINITIONS)) if i not in (2, 7)][:9]
+    queries = [
+        query(daily[0], "day", tuesday),
+        query(2, "week", Date(2024, 3, 4)),
+        query(7, "month", Date(2024, 2, 1)),
+        *[query(i, "day", tuesday) for i in daily[1:]],
+    ]
+    config = tap_config(emulator, start_date="2024-02-01", queries=queries)
+    first = run_tap({**config, "end_date": tuesday.isoformat()})
+    assert bookmarks(first.state) == {
+        **{f"q{i}": "2024-03-12" for i in daily},
+        "q2": "2024-03-10",
+        "q7": "2024-02-29",
+    }
+    emulator.clear_log()
+    second_config = {**config, "end_date": wednesday.isoformat()}
+    run = run_cli([], second_config, tmp_path, state=first.state)
+    assert run.returncode == 0, run.stderr[-2000:]
+    asked = submits_by_query(emulator, queries)
+    assert asked == Counter((f"q{i}", wednesday, wednesday) for i in daily), asked
+    assert run.periods() == [(f"q{i}", "2024-03-13", "2024-03-13") for i in daily]
+    assert_exact(emulator, second_config, run)
+    lines = plan_lines(run.stderr)
+    assert len(lines) == 1, lines
+    assert "counting 9 periods" in lines[0], lines[0]
+    assert bookmarks(run.state) == {
+        **{f"q{i}": "2024-03-13" for i in daily},
+        "q2": "2024-03-10",
+        "q7": "2024-02-29",
+    }
+
+
+# --- output linear in the work ----------------------------------------------------------------
+
+
+def state_bytes_per_record(stdout: str) -> tuple[float, int]:
+    state_bytes, records = 0, 0
+    for line in stdout.splitlines():
+        message = json.loads(line)
+        if message["type"] == "STATE":
+            state_bytes += len(line) + 1
+        elif message["type"] == "RECORD":
+            records += 1
+    return state_bytes / records, records
+
+
+def many_queries(n: int) -> list[dict[str, Any]]:
+    out = []
+    for k in range(n):
+        event, filters = DEFINITIONS[k % len(DEFINITIONS)]
+        out.append({"name": f"m{k:03d}", "event_name": event, "event_properties": filters})
+    return out
+
+
+def test_state_output_per_record_does_not_grow_with_the_number_of_queries(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    emulator = make_emulator(partial_share=0.0, today=Date(2024, 3, 31))
+    measured = {}
+    for n in (20, 80):
+        config = tap_config(
+            emulator, start_date="2024-03-01", end_date="2024-03-03", queries=many_queries(n)
+        )
+        run = run_tap(config)
+        per_record, records = state_bytes_per_record(run.stdout)
+        assert records == 3 * n
+        measured[n] = per_record
+        # the last STATE covers every record
+        assert bookmarks(run.state) == {f"m{k:03d}": "2024-03-03" for k in range(n)}
+        assert_exact(emulator, config, run)
+    print(f"STATE bytes per record: {measured}")
+    assert measured[80] <= 1.6 * measured[20], measured
