@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.helpers import MELTANO, Project
+from tests.e2e.postgres import PostgresServer, PostgresUnavailable
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +34,19 @@ def pristine_project(meltano_project: Project) -> Iterator[Project]:
     finally:
         meltano_project.yml.write_text(original, encoding="utf-8")
         dotenv.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL cluster on a free loopback port, stopped after the session.
+    Skipped where the server binaries are missing; under CI that is a failure instead."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a PostgreSQL server: {reason}")
+        pytest.skip(str(reason))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -29,7 +29,13 @@ NUMBER_SETTINGS = {
 
 def clean_env() -> dict[str, str]:
     """The caller's environment without anything that would steer Meltano or the plugins."""
-    prefixes = ("TAP_CLEVERTAP_COUNTS_", "TARGET_DUCKDB_", "TARGET_JSONL_", "MELTANO_")
+    prefixes = (
+        "TAP_CLEVERTAP_COUNTS_",
+        "TARGET_DUCKDB_",
+        "TARGET_JSONL_",
+        "TARGET_POSTGRES_",
+        "MELTANO_",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.pop("VIRTUAL_ENV", None)
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
