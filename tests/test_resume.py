@@ -94,6 +94,7 @@ def run_cli_until(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            process.stdout.close()  # else a ResourceWarning, an error under filterwarnings
     log = (folder / "stderr.txt").read_text()
     if process.returncode == 0:
         killed_after = None  # it finished on its own before the signal came
