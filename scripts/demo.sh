@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `make demo`: the local CleverTap emulator → tap-clevertap-counts → Meltano → DuckDB, twice.
 #
-# Run 1 sees the emulated account as it was a week ago and counts the dev queries of meltano.yml
-# (per day, per ISO week, per month) from the first day of last month. Run 2 moves the emulator's
-# "today" forward a week and runs again from the saved state: only the new periods are asked for.
-# The emulator is time-scaled (jobs finish in 0.05 s, polls every 0.05 s) so this takes a minute.
-# Needs `make install` first (`make demo` does it). Everything it writes is under output/.
+# Run 1 sees the emulated account as it was a week ago and counts the queries of meltano.yml's
+# `demo` environment (per day, per ISO week, per month, and daily/weekly/monthly active users) from
+# the first day of the month two months back. Run 2 moves the emulator's "today" forward a week and
+# runs again from the saved state: only the new periods are asked for.
+# The emulator is time-scaled (jobs finish in 0.05 s, polls every 0.05 s).
+# Needs `make install` first (`make demo` does it). Everything it writes is under output/demo/:
+# its warehouse is output/demo/warehouse.duckdb (the `demo` environment pins it in meltano.yml), the
+# only one it deletes; dev's and prod's warehouses (warehouse/*.duckdb) and state are not touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +16,8 @@ PY=.venv/bin/python
 MELTANO=.venv-meltano/bin/meltano
 EMULATOR=.venv/bin/clevertap-counts-emulator
 OUT=output/demo
-DB=output/warehouse.duckdb
-STATE_ID=dev:tap-clevertap-counts-to-target-duckdb:demo
+DB=output/demo/warehouse.duckdb  # = TARGET_DUCKDB_FILEPATH of the demo environment (meltano.yml)
+STATE_ID=demo:tap-clevertap-counts-to-target-duckdb
 
 for tool in "$PY" "$MELTANO" "$EMULATOR"; do
     [ -x "$tool" ] || { echo "missing $tool: run 'make install' first" >&2; exit 1; }
@@ -23,22 +26,26 @@ done
 mkdir -p "$OUT"
 rm -f "$OUT"/*.jsonl "$OUT"/*.log "$OUT"/*.json "$DB" "$DB.wal"
 
-# Hermetic: your own TAP_CLEVERTAP_COUNTS_*, TARGET_DUCKDB_* and MELTANO_* variables (shell or
-# .env, which the environment overrides) do not reach the demo; every setting it needs is set here.
+# Hermetic: your own TAP_CLEVERTAP_COUNTS_*, TARGET_DUCKDB_* and MELTANO_* terminal variables do
+# not reach the demo; the settings below beat `.env`, and the demo environment's `env:` block of
+# meltano.yml pins the account, the passcode and the warehouse file whatever `.env` says.
 while IFS= read -r name; do
     unset "$name"
 done < <(compgen -e | grep -E '^(TAP_CLEVERTAP_COUNTS_|TARGET_DUCKDB_|MELTANO_|CLEVERTAP_EMULATOR_)' || true)
+
+if [ -f .env ] && grep -qE '^[[:space:]]*(export[[:space:]]+)?TAP_CLEVERTAP_COUNTS_(QUERIES|STREAM_MAPS|STREAM_MAP_CONFIG|FLATTENING_[A-Z_]+)=' .env; then
+    echo "note: .env sets queries, stream maps or flattening for every environment, the demo too" >&2
+fi
 
 # DEMO_ACCOUNT_ID DEMO_PASSCODE START_DATE TODAY1 END1 TODAY2 END2
 eval "$("$PY" scripts/demo_report.py vars)"
 PORT=${DEMO_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 
-# Meltano settings through the environment: the dev environment of meltano.yml (its queries),
-# pointed at this emulator, with the demo's dates and a time-scaled poll interval.
-export MELTANO_ENVIRONMENT=dev
+# Meltano settings through the environment: the demo environment of meltano.yml (its queries,
+# account and warehouse), pointed at this emulator, with the demo's dates and a time-scaled poll
+# interval.
+export MELTANO_ENVIRONMENT=demo
 export TAP_CLEVERTAP_COUNTS_API_URL="http://127.0.0.1:$PORT"
-export TAP_CLEVERTAP_COUNTS_ACCOUNT_ID="$DEMO_ACCOUNT_ID"
-export TAP_CLEVERTAP_COUNTS_PASSCODE="$DEMO_PASSCODE"
 export TAP_CLEVERTAP_COUNTS_START_DATE="$START_DATE"
 export TAP_CLEVERTAP_COUNTS_TIMEZONE=UTC
 export TAP_CLEVERTAP_COUNTS_LOOKBACK_DAYS=0
@@ -46,7 +53,6 @@ export TAP_CLEVERTAP_COUNTS_POLL_INTERVAL_SECONDS=0.05
 export TAP_CLEVERTAP_COUNTS_POLL_TIMEOUT_SECONDS=300
 export TAP_CLEVERTAP_COUNTS_MAX_CONCURRENT_QUERIES=3
 export TAP_CLEVERTAP_COUNTS_REQUEST_TIMEOUT_SECONDS=30
-export TARGET_DUCKDB_FILEPATH="$PWD/$DB"
 export TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA=clevertap
 export CLEVERTAP_EMULATOR_PASSCODE="$DEMO_PASSCODE"
 
@@ -79,11 +85,16 @@ start_emulator() { # today, log file
 
 run_pipeline() { # run number, end date
     local started=$SECONDS
-    echo "\$ TAP_CLEVERTAP_COUNTS_END_DATE=$2 meltano run --state-id-suffix demo tap-clevertap-counts target-duckdb"
-    if ! TAP_CLEVERTAP_COUNTS_END_DATE="$2" "$MELTANO" run --state-id-suffix demo \
+    echo "\$ TAP_CLEVERTAP_COUNTS_END_DATE=$2 meltano --environment=demo run tap-clevertap-counts target-duckdb"
+    if ! TAP_CLEVERTAP_COUNTS_END_DATE="$2" "$MELTANO" --environment=demo run \
         tap-clevertap-counts target-duckdb >"$OUT/run$1.log" 2>&1; then
         echo "meltano run failed; the end of $OUT/run$1.log:" >&2
         tail -n 40 "$OUT/run$1.log" >&2
+        exit 1
+    fi
+    if [ ! -f "$DB" ]; then
+        echo "the run loaded nothing into $DB: meltano.yml's demo environment must pin" \
+            "TARGET_DUCKDB_FILEPATH to it" >&2
         exit 1
     fi
     echo "  done in $((SECONDS - started)) s (log: $OUT/run$1.log)"
@@ -126,5 +137,5 @@ echo "Meltano's saved state (meltano state get $STATE_ID > $OUT/state.json):"
 "$MELTANO" state get "$STATE_ID" >"$OUT/state.json" 2>/dev/null
 "$PY" scripts/demo_report.py state --file "$OUT/state.json"
 echo
-echo "Demo done. Query the table yourself:"
-echo "  $PY -c \"import duckdb; print(duckdb.connect('$DB').sql('select * from clevertap.profile_counts'))\""
+echo "Demo done in $SECONDS s. Query the table yourself:"
+echo "  $PY -c \"import duckdb; con = duckdb.connect('$DB', read_only=True); print(con.sql('select * from clevertap.profile_counts'))\""

@@ -7,6 +7,7 @@ Run with the project's .venv (it has duckdb 1.2.2, the version target-duckdb wri
     python scripts/demo_report.py calls --log output/demo/emulator-run1.jsonl
     python scripts/demo_report.py bookmarks --db output/warehouse.duckdb --out b.json
     python scripts/demo_report.py asked --db ... --log ... --bookmarks b.json
+    python scripts/demo_report.py active --db output/demo/warehouse.duckdb --last 14
 """
 
 from __future__ import annotations
@@ -175,7 +176,9 @@ def asked(db: pathlib.Path, log: pathlib.Path, bookmarks: dict[str, str]) -> boo
     for name in sorted(set(bookmarks) | set(per_query)):
         periods = sorted(per_query.get(name, set()))
         mark = bookmarks.get(name)
-        old = [p for p in periods if mark is not None and p[0] <= _date(mark)]
+        # A period is old when it ends by the bookmark (a rolling window that ends after it is new,
+        # though it starts before it).
+        old = [p for p in periods if mark is not None and p[1] <= _date(mark)]
         all_new = all_new and not old
         shown = ", ".join(f"{a}..{b}" if a != b else f"{a}" for a, b in periods) or "nothing"
         verdict = "only new" if not old else f"{len(old)} ALREADY COUNTED"
@@ -203,6 +206,57 @@ def check(db: pathlib.Path, seed: int) -> bool:
         f" emulator's ground truth (EventStore(seed={seed}).count_profiles)"
     )
     return True
+
+
+def _rolling_days(granularity: str) -> int | None:
+    if granularity.startswith("rolling_") and granularity.endswith("d"):
+        digits = granularity[len("rolling_") : -1]
+        return int(digits) if digits.isdigit() else None
+    return None
+
+
+def active_users(rows: list[Row], last: int, after: datetime.date | None = None) -> bool:
+    """DAU, WAU and MAU of one event side by side, with stickiness DAU/MAU; True if every daily
+    series is complete: one value per day, each rolling window exactly N days ending on its day."""
+    # The event (and filters) that has a daily query and at least two rolling ones.
+    groups: dict[str, dict[int, dict[datetime.date, Row]]] = collections.defaultdict(dict)
+    for row in rows:
+        width = 1 if row.granularity == "day" else _rolling_days(row.granularity)
+        if width is not None:
+            groups[describe(row)].setdefault(width, {})[row.to_date] = row
+    found = [(label, s) for label, s in groups.items() if 1 in s and len(s) >= 3]
+    if not found:
+        print("  no event has a daily query and two rolling_<N>d queries: nothing to show")
+        return False
+    label, series = found[0]
+    widths = sorted(series)[:3]  # 1, then the two shortest windows: 7 and 28 (or 30)
+    names = {w: series[w][next(iter(series[w]))].query_name for w in widths}
+    ok = True
+    for width in widths:
+        ends = sorted(series[width])
+        gaps = (ends[-1] - ends[0]).days + 1 - len(ends)
+        bad = [d for d, r in series[width].items() if (r.to_date - r.from_date).days + 1 != width]
+        if gaps or bad:
+            print(f"  FAIL: {names[width]}: {gaps} days missing, {len(bad)} wrong windows")
+            ok = False
+    dau, wau, mau = (series[w] for w in widths)
+    both = sorted(d for d in dau if d in mau and d in wau and (after is None or d > after))
+    shown = both[-last:] if last else both
+    heads = ("DAU", f"{widths[1]}-day", f"{widths[2]}-day")
+    print(
+        f"  Active users of {label}: {names[widths[0]]} (per day), {names[widths[1]]} and"
+        f" {names[widths[2]]} (for each day D, the distinct profiles over the {widths[1]} and"
+        f" {widths[2]} days ending on D); stickiness = DAU / {widths[2]}-day users."
+    )
+    print(f"  {len(both)} days have all three; the last {len(shown)}:")
+    print(f"    {'day':<14}{heads[0]:>8}{heads[1]:>9}{heads[2]:>9}   DAU/MAU")
+    for day in shown:
+        ratio = dau[day].count / mau[day].count if mau[day].count else 0.0
+        print(
+            f"    {day.isoformat()} {WEEKDAYS[day.weekday()]}{dau[day].count:>8,}"
+            f"{wau[day].count:>9,}{mau[day].count:>9,}   {ratio:6.1%}"
+        )
+    return ok
 
 
 def print_state(path: pathlib.Path) -> None:
@@ -236,7 +290,7 @@ def demo_vars(today: datetime.date) -> dict[str, str]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("vars", help="shell assignments of the demo's account and dates")
@@ -258,7 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     p_asked.add_argument("--db", type=pathlib.Path, required=True)
     p_asked.add_argument("--log", type=pathlib.Path, required=True)
     p_asked.add_argument("--bookmarks", type=pathlib.Path, required=True)
-    args = parser.parse_args(argv)
+    p_active = sub.add_parser("active", help="DAU, WAU and MAU side by side, with DAU/MAU")
+    p_active.add_argument("--db", type=pathlib.Path, required=True)
+    p_active.add_argument("--last", type=int, default=14, help="show the last N days (0: all)")
+    p_active.add_argument("--after", type=pathlib.Path, help="bookmarks JSON: only later days")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912 (one branch per command)
+    args = _parser().parse_args(argv)
 
     if args.cmd == "vars":
         today = datetime.datetime.now(datetime.UTC).date()
@@ -283,6 +345,13 @@ def main(argv: list[str] | None = None) -> int:
         for row in read_rows(args.db):
             marks[row.query_name] = max(marks.get(row.query_name, ""), row.to_date.isoformat())
         args.out.write_text(json.dumps(marks, indent=1), encoding="utf-8")
+    elif args.cmd == "active":
+        after = None
+        if args.after:
+            marks = json.loads(args.after.read_text(encoding="utf-8"))
+            after = min((_date(v) for v in marks.values()), default=None)
+        if not active_users(read_rows(args.db), args.last, after):
+            return 1
     elif args.cmd == "asked":
         marks = json.loads(args.bookmarks.read_text(encoding="utf-8"))
         if not asked(args.db, args.log, marks):
