@@ -7,11 +7,12 @@ enforces it (see there why the SDK's schema validation is not used for the tap's
 from __future__ import annotations
 
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
 from .errors import ConfigError
@@ -69,6 +70,20 @@ class TapClevertapCounts(Tap):
 
     name = "tap-clevertap-counts"
     package_name = "tap-clevertap-counts"
+
+    # What `--about` lists and meltano.yml declares (tests/test_capabilities.py: they agree, and
+    # each one works). The SDK's default minus activate-version: every stream is incremental and
+    # the SDK sends ACTIVATE_VERSION only in full-table syncs.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.BATCH,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
 
     config_jsonschema = th.PropertiesList(
         th.Property(
