@@ -26,6 +26,7 @@ class Outcome(enum.Enum):
     THROTTLED = "throttled"  # too many queries in flight: fewer in flight, then retry
     RATE_LIMITED = "rate_limited"  # blocked for retrying too much: back off, then retry
     TRANSIENT = "transient"  # 5xx, network, malformed answer: back off, then retry
+    UNREACHABLE = "unreachable"  # connection refused, host unknown: retried briefly at first
     ENDPOINT = "endpoint"  # 404/redirect/...: the URL is wrong, retrying cannot help
 
 

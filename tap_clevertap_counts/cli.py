@@ -14,8 +14,11 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from singer_sdk.exceptions import StreamMapConfigError
+from typing_extensions import override
+
+from . import statefile
 from .errors import CleverTapCountsError, ConfigError
 from .tap import TapClevertapCounts
 
@@ -26,6 +29,7 @@ DEBUG_ENV = "TAP_CLEVERTAP_COUNTS_TRACEBACKS"
 class _DropSdkSyncNoise(logging.Filter):
     """The SDK logs "An unhandled error occurred while syncing" before our own line."""
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("An unhandled error occurred while syncing")
 
@@ -60,24 +64,12 @@ def check_files(argv: list[str]) -> None:
             data = json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"the {option} file {value} is not valid JSON: {exc}") from None
-        if option == "--state" and (problem := state_problem(data)):
+        if option == "--state" and (problem := statefile.problem(statefile.unwrap(data))):
             raise ConfigError(f"the --state file {value} is not a Singer state: {problem}")
 
 
-def state_problem(state: Any) -> str | None:
-    """What makes `state` unusable as this tap's state, if anything (the SDK would crash)."""
-    if not isinstance(state, dict):
-        return "it must be a JSON object"
-    bookmarks = state.get("bookmarks", {})
-    if not isinstance(bookmarks, dict) or not all(isinstance(v, dict) for v in bookmarks.values()):
-        return "bookmarks must be an object of objects"
-    for stream, stream_state in bookmarks.items():
-        partitions = stream_state.get("partitions", [])
-        if not isinstance(partitions, list) or not all(
-            isinstance(p, dict) and isinstance(p.get("context"), dict) for p in partitions
-        ):
-            return f"bookmarks.{stream}.partitions must be a list of objects with a context"
-    return None
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,6 +79,9 @@ def main(argv: list[str] | None = None) -> None:
         TapClevertapCounts.cli.main(args=argv, prog_name=PROG, standalone_mode=True)
     except CleverTapCountsError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
+        sys.exit(1)
+    except StreamMapConfigError as exc:  # the user's stream_maps, not a bug of the tap
+        sys.stderr.write(f"{PROG}: error: stream_maps in the config: {_one_line(exc)}\n")
         sys.exit(1)
     except Exception as exc:  # a bug: say so in one line; tracebacks on request
         if os.environ.get(DEBUG_ENV):

@@ -24,12 +24,14 @@ from typing_extensions import override
 
 from .answers import Answer, Outcome
 from .errors import (
+    AccountBusyError,
     AuthError,
     EndpointError,
     PollTimeoutError,
     QueryRejectedError,
     RetriesExhaustedError,
     StoppedError,
+    UnreachableError,
 )
 from .limiter import AdaptiveLimiter
 from .transport import Transport, UnsendableCredentialsError
@@ -39,6 +41,15 @@ logger = logging.getLogger("tap_clevertap_counts.client")
 PROFILES_PATH = "/1/counts/profiles.json"
 EVENTS_PATH = "/1/counts/events.json"
 DEFAULT_MAX_TRIES = 10  # CleverTap's 429/503 come in bursts: at least 8 tries before giving up
+UNREACHABLE_TRIES = 3  # a host that never answered: a few quick tries, then say so
+
+
+@dataclass
+class _Busy:
+    """A streak of 429s for one count: since when, and its own growing waits."""
+
+    since: float
+    waits: Iterator[float]
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,7 @@ class ClientSettings:
     poll_timeout: float = 3600.0
     max_tries: int = DEFAULT_MAX_TRIES
     path: str = PROFILES_PATH
+    busy_timeout: float = 7200.0
 
     def backoff_waits(self) -> Iterator[float]:
         """Waits between tries: exponential, with jitter, capped.
@@ -106,6 +118,7 @@ class CleverTapClient:
         self.limiter = limiter or AdaptiveLimiter(1)
         self.stop = stop or threading.Event()
         self._clock = clock
+        self._answered = False  # any HTTP answer yet: a refused connection is then a blip
         self._url = settings.base_url.rstrip("/") + settings.path
         self._transport = Transport(
             self._url,
@@ -135,10 +148,13 @@ class CleverTapClient:
         failures = 0
         started = self._clock()
         req_id: int | None = None
+        busy: _Busy | None = None
         while True:
             sent = self._clock()
             answer = self._exchange(request, req_id)
             outcome = answer.outcome
+            if answer.http_status is not None:
+                self._answered = True
             if outcome is Outcome.SUCCESS:
                 assert answer.count is not None
                 return answer.count
@@ -160,16 +176,23 @@ class CleverTapClient:
                 continue
             self._raise_if_fatal(request, answer)
 
+            if outcome in (Outcome.THROTTLED, Outcome.RATE_LIMITED):
+                busy = busy or _Busy(self._clock(), settings.backoff_waits())
+                self._wait_while_busy(
+                    request, answer, busy, submitting=req_id is None, priority=priority
+                )
+                continue
+            busy = None
+
             failures += 1
-            if outcome is Outcome.THROTTLED and req_id is None:
-                if self.limiter.throttled():
-                    # Others hold slots: the next free one is the right moment to retry.
-                    failures -= 1
-                    self.limiter.yield_slot(priority, self.stop)
-                    continue
-            elif outcome is Outcome.RATE_LIMITED:
-                self.limiter.throttled()
-            if failures >= settings.max_tries:
+            if outcome is Outcome.UNREACHABLE and not self._answered:
+                if failures >= UNREACHABLE_TRIES:
+                    self.stop.set()
+                    raise UnreachableError(
+                        f"cannot reach {self._url}: {answer.words} ({failures} tries). Check "
+                        "api_url (or region), and that the server or emulator is running"
+                    )
+            elif failures >= settings.max_tries:
                 raise RetriesExhaustedError(
                     f"Gave up on {request.describe()} after {failures} tries; CleverTap's last "
                     f"answer: {_said(answer)}. It may be overloaded or down: run again later"
@@ -186,10 +209,48 @@ class CleverTapClient:
                 request.describe(),
                 _said(answer),
                 failures + 1,
-                settings.max_tries,
+                UNREACHABLE_TRIES if outcome is Outcome.UNREACHABLE else settings.max_tries,
                 wait,
             )
             self._wait(wait)
+
+    def _wait_while_busy(
+        self,
+        request: CountRequest,
+        answer: Answer,
+        busy: _Busy,
+        *,
+        submitting: bool,
+        priority: int,
+    ) -> None:
+        """A 429: the account's slots are taken (perhaps by another client). That is
+        capacity, not failure: wait for a slot for as long as busy_timeout allows."""
+        settings = self.settings
+        waited = self._clock() - busy.since
+        if waited >= settings.busy_timeout:
+            self.stop.set()
+            raise AccountBusyError(
+                f"CleverTap answered {_said(answer)} to {request.describe()} for {waited:.0f} s:"
+                " the account's concurrent query slots stayed taken, probably by another client"
+                " of the account; run again when it is done, or raise busy_timeout_seconds to "
+                "wait longer"
+            )
+        if submitting and answer.outcome is Outcome.THROTTLED and self.limiter.throttled():
+            self.limiter.yield_slot(priority, self.stop)  # a slot frees when one of ours ends
+            return
+        if answer.outcome is Outcome.RATE_LIMITED:
+            self.limiter.throttled()
+        wait = next(busy.waits)
+        logger.info(
+            "%s: %s; the account is busy, waiting %.2f s for a slot (%.0f s of "
+            "busy_timeout_seconds=%g spent)",
+            request.describe(),
+            _said(answer),
+            wait,
+            waited,
+            settings.busy_timeout,
+        )
+        self._wait(wait)
 
     def _exchange(self, request: CountRequest, req_id: int | None) -> Answer:
         """Submit the query, or poll its pending job; nothing once the run is stopping."""
@@ -217,6 +278,12 @@ class CleverTapClient:
                 f"CleverTap refused the credentials: {_said(answer)}. Check account_id and "
                 "passcode, and that region (or api_url) is the account's region"
             )
+        if outcome is Outcome.REJECTED and _about_dates(answer.words):
+            raise QueryRejectedError(
+                f"CleverTap refused the dates of {request.describe()}: {_said(answer)}. Its "
+                "'today' comes before the last day asked for: set timezone to the account's "
+                "time zone, or end_date to a day CleverTap has finished"
+            )
         if outcome is Outcome.REJECTED:
             raise QueryRejectedError(
                 f"CleverTap rejected {request.describe()}: {_said(answer)}. Fix that query's "
@@ -230,6 +297,12 @@ class CleverTapClient:
     def _wait(self, seconds: float) -> None:
         if self.stop.wait(seconds):
             raise StoppedError("stopping")
+
+
+def _about_dates(words: str) -> bool:
+    """A validation error about the range (`[to date in the future]`), not the query."""
+    lowered = words.lower()
+    return "date" in lowered or "future" in lowered
 
 
 def _said(answer: Answer) -> str:

@@ -32,6 +32,14 @@ class RetriesExhaustedError(ApiError):
     """A transient failure (429, 5xx, network, a malformed answer) outlasted every retry."""
 
 
+class AccountBusyError(ApiError):
+    """CleverTap kept answering 429 (its slots held by others) for `busy_timeout_seconds`."""
+
+
+class UnreachableError(ApiError):
+    """The host refused the connection or does not resolve, from the first request on."""
+
+
 class PollTimeoutError(ApiError):
     """A pending query stayed `partial` for longer than `poll_timeout_seconds`."""
 

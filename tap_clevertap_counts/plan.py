@@ -1,8 +1,9 @@
-"""The jobs of one run: every (query, period) to count, in the order records are emitted.
+"""The jobs of one run: every (stream, query, period) to count, in the order records are emitted.
 
-Queries in config order, periods ascending within each: the order the SDK syncs partitions and
-the bookmark advances. Built on demand from the periods, so that a many-year backfill of many
-queries holds two dates per period in memory rather than a request object.
+Streams in the tap's order, queries in config order, periods ascending within each: the order
+the SDK syncs streams and partitions and the bookmarks advance. Built on demand from the
+periods, so that a many-year backfill of many queries holds two dates per period in memory
+rather than a request object.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from .client import CountRequest
 from .periods import Period
 from .queries import QuerySpec
 
+BlockKey = tuple[str, str]  # (stream name, query name): one partition of one stream
+
 
 @dataclass(frozen=True)
 class Job:
+    stream: str
     spec: QuerySpec
     request: CountRequest
 
@@ -30,9 +34,9 @@ class Plan(Sequence[Job]):
     """The run's jobs, built when asked for: a 10-year backfill of many queries keeps only
     its periods (two dates each) in memory, not a request object per period."""
 
-    def __init__(self, blocks: Iterable[tuple[QuerySpec, list[Period]]]) -> None:
-        self._blocks = [(spec, periods) for spec, periods in blocks if periods]
-        self._starts = list(itertools.accumulate((len(p) for _, p in self._blocks), initial=0))
+    def __init__(self, blocks: Iterable[tuple[str, QuerySpec, list[Period]]]) -> None:
+        self._blocks = [(stream, spec, periods) for stream, spec, periods in blocks]
+        self._starts = list(itertools.accumulate((len(p) for *_, p in self._blocks), initial=0))
 
     @override
     def __len__(self) -> int:
@@ -49,14 +53,15 @@ class Plan(Sequence[Job]):
         if not 0 <= index < len(self):
             raise IndexError(index)
         block = bisect.bisect_right(self._starts, index) - 1
-        spec, periods = self._blocks[block]
+        # an empty block shares its start with the next one: take the last block starting here
+        stream, spec, periods = self._blocks[block]
         first, last = periods[index - self._starts[block]]
         request = CountRequest(spec.name, spec.event_name, spec.event_properties, first, last)
-        return Job(spec, request)
+        return Job(stream, spec, request)
 
-    def spans(self) -> dict[str, tuple[int, int]]:
-        """query name -> [first, end) job indexes, for the queries that have jobs."""
+    def spans(self) -> dict[BlockKey, tuple[int, int]]:
+        """(stream, query) -> [first, end) job indexes, for every planned block, empty or not."""
         return {
-            spec.name: (start, start + len(periods))
-            for (spec, periods), start in zip(self._blocks, self._starts, strict=False)
+            (stream, spec.name): (start, start + len(periods))
+            for (stream, spec, periods), start in zip(self._blocks, self._starts, strict=False)
         }

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .periods import GRANULARITIES
+from .periods import GRANULARITIES, ROLLING_MAX_DAYS, ROLLING_MIN_DAYS, is_granularity
 from .values import as_date
 
 # CleverTap's query language (clevertap-api-notes.md); there is no `between`.
@@ -122,9 +122,11 @@ def _parse_one(
     for position, item in enumerate(filters):
         _check_filter(f"{where}.event_properties[{position}]", item, problems)
     granularity = raw.get("granularity", "day")
-    if granularity not in GRANULARITIES:
+    if not is_granularity(granularity):
         problems.append(
-            f"{where}.granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}"
+            f"{where}.granularity must be one of {', '.join(GRANULARITIES)} or rolling_<N>d "
+            f"with N from {ROLLING_MIN_DAYS} to {ROLLING_MAX_DAYS} (rolling_7d: for each day, "
+            f"the 7 days ending on it), got {granularity!r}"
         )
     start = as_date(raw.get("start_date"), f"{where}.start_date", problems) or default_start
     if name is None or start is None or not isinstance(event_name, str):

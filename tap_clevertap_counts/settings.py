@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "poll_timeout_seconds": 3600,
     "max_concurrent_queries": 3,
     "request_timeout_seconds": 60,
+    # A neighbour's backfill (another pipeline, a dashboard export) can hold the account's
+    # slots for hours; a scheduled run should outwait it rather than lose the day.
+    "busy_timeout_seconds": 7200,
 }
 
 TAP_KEYS = frozenset(
@@ -65,6 +68,7 @@ class Settings:
     poll_timeout_seconds: float
     max_concurrent_queries: int
     request_timeout_seconds: float
+    busy_timeout_seconds: float
 
 
 def is_loopback_host(host: str) -> bool:
@@ -180,6 +184,7 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
     poll_interval = as_number(config, "poll_interval_seconds", DEFAULTS, problems)
     poll_timeout = as_number(config, "poll_timeout_seconds", DEFAULTS, problems)
     request_timeout = as_number(config, "request_timeout_seconds", DEFAULTS, problems)
+    busy_timeout = as_number(config, "busy_timeout_seconds", DEFAULTS, problems)
     concurrency = as_int(config, "max_concurrent_queries", DEFAULTS, problems, minimum=1)
     queries = parse_queries(config.get("queries"), start, problems)
     for spec in queries:
@@ -207,4 +212,5 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
         poll_timeout_seconds=poll_timeout,
         max_concurrent_queries=concurrency,
         request_timeout_seconds=request_timeout,
+        busy_timeout_seconds=busy_timeout,
     )

@@ -1,40 +1,40 @@
-"""The `profile_counts` stream: one record per (query, period), bookmarked per query.
+"""The `profile_counts` and `event_counts` streams: one record per (query, period), bookmarked
+per query and stream.
 
-Each configured query is a partition keyed by its name. Its state holds the last `to_date`
-emitted and the query's fingerprint. The SDK syncs partitions one after another, but CleverTap
-is slow and allows several queries in flight, so on the first partition the stream plans every
-(query, period) job of the run, in the order the SDK will ask for them, and an `OrderedRunner`
-keeps up to `max_concurrent_queries` of them in flight across partitions while records are
-emitted strictly in that order. A bookmark therefore only passes periods whose records are out.
+Each configured query is a partition keyed by its name; its state holds the last `to_date`
+emitted and the query's fingerprint. Counting is the run's job (`run.py`): on the first record
+asked for, every selected stream's owed periods are planned once and counted together within the
+account's limit, and each stream takes its results partition by partition, in order. A bookmark
+therefore only passes periods whose records are out. STATE goes out every so many records or
+seconds rather than after each record, so output stays linear in the work however many queries
+there are; a killed run counts again at most what the last STATE did not cover.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
-import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers import types
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
+from typing_extensions import override
 
-from .client import PROFILES_PATH, CleverTapClient, ClientSettings
-from .limiter import AdaptiveLimiter
-from .periods import periods_to_count
-from .plan import Job, Plan
-from .progress import Progress
-from .scheduler import OrderedRunner
+from .client import EVENTS_PATH, PROFILES_PATH
+from .periods import Period, periods_to_count
+from .plan import Job
 from .settings import QuerySpec, Settings
 
 if TYPE_CHECKING:
     from .tap import TapClevertapCounts
 
 FINGERPRINT_KEY = "query_fingerprint"
-_FILTER_VALUE = th.CustomType(
-    {"type": ["string", "number", "boolean", "array", "null"], "items": {}}
-)
+STATE_EVERY_RECORDS = 10  # at least; more when the state itself is larger (many queries)
+STATE_EVERY_SECONDS = 5.0  # slow real runs: a STATE at least this often while records flow
 
 
 def read_bookmark(value: Any) -> datetime.date | None:
@@ -56,7 +56,7 @@ class ProfileCountsStream(Stream):
     primary_keys = ("query_name", "from_date", "to_date")
     replication_key = "to_date"
     is_sorted = True  # ascending to_date per partition: resumable state
-    STATE_MSG_FREQUENCY = 1  # a STATE after every record: a killed run loses nothing
+    STATE_MSG_FREQUENCY = 2**62  # never by count alone: `_increment_stream_state` paces STATE
     path = PROFILES_PATH
 
     schema = th.PropertiesList(
@@ -67,26 +67,24 @@ class ProfileCountsStream(Stream):
         th.Property("event_name", th.StringType, description="The CleverTap event"),
         th.Property(
             "event_properties",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property("name", th.StringType),
-                    th.Property("operator", th.StringType),
-                    th.Property("value", _FILTER_VALUE),
-                )
-            ),
-            description="The query's filters, as configured",
+            # No `items`: loaders map an array of objects to an array type (Postgres jsonb[]),
+            # while the filters are one JSON document to query as such (jsonb).
+            th.CustomType({"type": ["array", "null"]}),
+            description="The query's filters, as configured: [{name, operator, value}, ...]",
         ),
-        th.Property("granularity", th.StringType, description="day, week or month"),
+        th.Property(
+            "granularity",
+            th.StringType,
+            description="day, week, month or rolling_<N>d (from_date..to_date is the window)",
+        ),
     ).to_dict()
 
     def __init__(self, tap: TapClevertapCounts) -> None:
         super().__init__(tap)
         self._tap_settings = tap
-        self._runner: OrderedRunner[Job, int] | None = None
-        self._results: Iterator[tuple[Job, int]] | None = None
-        self._blocks: dict[str, tuple[int, int]] = {}
-        self._position = 0
-        self._progress: Progress | None = None
+        self._emitted: dict[str, str] = {}  # query -> to_date of the record just emitted
+        self._since_state = 0
+        self._last_state = time.monotonic()
 
     @property
     def settings(self) -> Settings:
@@ -99,10 +97,11 @@ class ProfileCountsStream(Stream):
         return {spec.name: spec for spec in self.settings.queries}
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]]:
         return [{"query_name": spec.name} for spec in self.settings.queries]
 
-    # --- planning --------------------------------------------------------------------------
+    # --- planning (called by run.plan_run) -------------------------------------------------
 
     def bookmark(self, spec: QuerySpec) -> datetime.date | None:
         """The last period end emitted for this query, unless its definition changed."""
@@ -128,115 +127,49 @@ class ProfileCountsStream(Stream):
             )
         return day
 
-    def plan(self, specs: Iterable[QuerySpec]) -> Plan:
-        """Every (query, period) this run counts, in emission order."""
+    def owed_periods(self, spec: QuerySpec) -> list[Period]:
+        """The periods of `spec` this run counts: after its bookmark (minus the lookback), or
+        all of them when there is none or the catalog asks for a full-table sync."""
         settings = self.settings
-        return Plan(
-            (
-                spec,
-                periods_to_count(
-                    spec.granularity,
-                    spec.start_date,
-                    settings.end_date,
-                    self.bookmark(spec),
-                    settings.lookback_days,
-                ),
-            )
-            for spec in specs
-        )
-
-    def _start(self, specs: list[QuerySpec]) -> None:
-        jobs = self.plan(specs)
-        self._blocks = jobs.spans()
-        for spec in specs:
-            self._blocks.setdefault(spec.name, (len(jobs), len(jobs)))
-        totals = {name: end - first for name, (first, end) in self._blocks.items()}
-        self._progress = Progress(totals, self.logger)
-        self._position = 0
-        settings = self.settings
-        self.logger.info(
-            "counting %d periods for %d queries up to %s with CleverTap at %s (account %s), "
-            "up to %d queries in flight",
-            len(jobs),
-            len(specs),
-            settings.end_date,
-            settings.base_url,
-            settings.account_id,
-            settings.max_concurrent_queries,
-        )
-        if settings.end_date >= settings.today and settings.lookback_days < 1:
+        if self.replication_method == REPLICATION_FULL_TABLE:
+            bookmark = None
+            if spec == settings.queries[0]:
+                self.logger.info(
+                    "%s: the catalog asks for a full-table sync: every period from each "
+                    "query's start is counted again (bookmarks are still written)",
+                    self.name,
+                )
+        else:
+            bookmark = self.bookmark(spec)
+        if bookmark is not None and bookmark > settings.end_date:
             self.logger.warning(
-                "end_date %s is today in %s, which is not over: its counts will still grow; "
-                "set lookback_days to 1 or more so that the next run counts it again",
+                "%s: query '%s' has a bookmark %s after end_date %s: it counts nothing until "
+                "end_date passes %s; to count it again, edit or clear that bookmark",
+                self.name,
+                spec.name,
+                bookmark,
                 settings.end_date,
-                settings.timezone,
+                bookmark,
             )
-        if not jobs:
-            self._runner, self._results = None, iter(())
-            return
-        stop = threading.Event()
-        client = CleverTapClient(
-            ClientSettings(
-                base_url=settings.base_url,
-                account_id=settings.account_id,
-                passcode=settings.passcode,
-                request_timeout=settings.request_timeout_seconds,
-                poll_interval=settings.poll_interval_seconds,
-                poll_timeout=settings.poll_timeout_seconds,
-                path=self.path,
-            ),
-            limiter=AdaptiveLimiter(settings.max_concurrent_queries),
-            stop=stop,
+        return periods_to_count(
+            spec.granularity, spec.start_date, settings.end_date, bookmark, settings.lookback_days
         )
-        self._runner = OrderedRunner(
-            jobs,
-            lambda job, index: client.count(job.request, priority=index),
-            workers=settings.max_concurrent_queries,
-            window=max(64, 16 * settings.max_concurrent_queries),
-            stop=stop,
-        )
-        self._results = iter(self._runner)
 
-    def _close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-        self._runner, self._results = None, None
+    def job_limit(self) -> int | None:
+        """`--test` caps records: plan no more counts than it will take."""
+        return self.ABORT_AT_RECORD_COUNT
 
     # --- records ---------------------------------------------------------------------------
 
+    @override
     def get_records(self, context: types.Context | None) -> Iterable[dict[str, Any]]:
         names = [context["query_name"]] if context else list(self._specs)
         for name in names:
-            yield from self._records_for(self._specs[name])
-
-    def _records_for(self, spec: QuerySpec) -> Iterator[dict[str, Any]]:
-        block = self._blocks.get(spec.name)
-        if (
-            block is None  # the first partition of the run
-            or block[0] != self._position  # the SDK asks out of the planned order
-            or (block[0] < block[1] and self._results is None)  # an earlier sync was abandoned
-        ):
-            self._close()
-            order = [s for s in self.settings.queries if s.name != spec.name]
-            self._start([spec, *order])
-            block = self._blocks[spec.name]
-        if block[0] == block[1]:
-            return  # nothing new for this query: no request
-        assert self._results is not None and self._progress is not None
-        finished = False
-        try:
-            for _ in range(block[0], block[1]):
-                job, count = next(self._results)
-                self._position += 1
+            for job, count in self._tap_settings.counting_run(self.name, name).results(
+                (self.name, name)
+            ):
+                self._emitted[name] = job.request.to_date.isoformat()
                 yield self._record(job, count)
-                self._progress.advance(spec.name)
-            finished = True
-        finally:
-            if not finished or self._position >= self._total_jobs():
-                self._close()
-
-    def _total_jobs(self) -> int:
-        return max((end for _, end in self._blocks.values()), default=0)
 
     @staticmethod
     def _record(job: Job, count: int) -> dict[str, Any]:
@@ -253,22 +186,64 @@ class ProfileCountsStream(Stream):
 
     # --- state -----------------------------------------------------------------------------
 
+    @override
     def _increment_stream_state(
         self, latest_record: types.Record, *, context: types.Context | None = None
     ) -> None:
-        """Move the bookmark forward only: a re-counted (lookback) period never moves it back.
+        """Move the bookmark forward only, and write STATE at a pace linear in the work.
 
         The SDK's own increment either refuses a period before the bookmark (is_sorted) or
-        moves the bookmark back to it; neither is right for a lookback re-count.
+        moves the bookmark back to it; neither is right for a lookback re-count. The period
+        comes from what `get_records` emitted, not from the record: a catalog or a map may
+        have dropped `to_date` from it.
         """
         if context is None:
             return
-        spec = self._specs[context["query_name"]]
+        name = context["query_name"]
+        spec = self._specs[name]
         state = self.get_context_state(context)
-        new_value = latest_record["to_date"]
+        new_value = self._emitted[name]
         current = read_bookmark(state.get("replication_key_value"))
         changed = state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint
         if changed or current is None or new_value > current.isoformat():
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = new_value
             state[FINGERPRINT_KEY] = spec.fingerprint
+        self._since_state += 1
+        now = time.monotonic()
+        if self._since_state >= self._state_every() or now - self._last_state >= (
+            STATE_EVERY_SECONDS
+        ):
+            self._write_state_message()
+
+    @override
+    def _write_state_message(self) -> None:
+        super()._write_state_message()
+        self._since_state = 0
+        self._last_state = time.monotonic()
+
+    def _state_every(self) -> int:
+        """Records between STATEs: at least as many as the state has partitions, so that the
+        bytes of STATE per record stay flat however many queries there are."""
+        bookmarks = self.tap_state.get("bookmarks", {})
+        partitions = sum(len(entry.get("partitions", ())) for entry in bookmarks.values())
+        return max(STATE_EVERY_RECORDS, partitions)
+
+
+class EventCountsStream(ProfileCountsStream):
+    """How many times an event happened (not by how many profiles), per query and period.
+
+    Same queries, records and bookmarks (its own) as `profile_counts`; opt-in, because
+    selecting it doubles the API calls of a run.
+    """
+
+    name = "event_counts"
+    path = EVENTS_PATH
+    selected_by_default = False
+    schema = {  # noqa: RUF012 (the SDK declares it so)
+        **ProfileCountsStream.schema,
+        "properties": {
+            **ProfileCountsStream.schema["properties"],
+            "count": {"type": ["integer"], "description": "Events counted"},
+        },
+    }

@@ -16,9 +16,13 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from typing_extensions import override
 
 from .errors import ConfigError
+from .periods import GRANULARITY_PATTERN
 from .queries import OPERATORS
+from .run import Run, plan_run
 from .settings import DEFAULTS, REGION_HOSTS, Settings, parse_settings
-from .streams import ProfileCountsStream
+from .statefile import problem as state_problem
+from .statefile import unwrap as unwrap_state
+from .streams import EventCountsStream, ProfileCountsStream
 
 _FILTER = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Event property name"),
@@ -54,9 +58,10 @@ _QUERY = th.ObjectType(
     th.Property(
         "granularity",
         th.StringType,
-        allowed_values=["day", "week", "month"],
+        pattern=GRANULARITY_PATTERN,
         default="day",
-        description="Period of each count: a day, an ISO week (Mon-Sun) or a calendar month",
+        description="Period of each count: day, week (ISO, Mon-Sun), month, or rolling_<N>d "
+        "(N 2-366: for each day D, the N days ending on D; rolling_7d = weekly actives as of D)",
     ),
     th.Property(
         "start_date", th.DateType, description="First day for this query (default: start_date)"
@@ -161,6 +166,13 @@ class TapClevertapCounts(Tap):
             description="Count queries in flight at once (CleverTap allows 3 per account)",
         ),
         th.Property(
+            "busy_timeout_seconds",
+            th.NumberType,
+            default=DEFAULTS["busy_timeout_seconds"],
+            description="How long one query waits through CleverTap's 429 'too many concurrent "
+            "requests' (another client of the account holds its slots) before the run stops",
+        ),
+        th.Property(
             "request_timeout_seconds",
             th.NumberType,
             default=DEFAULTS["request_timeout_seconds"],
@@ -231,4 +243,31 @@ class TapClevertapCounts(Tap):
 
     @override
     def discover_streams(self) -> list[ProfileCountsStream]:
-        return [ProfileCountsStream(self)]
+        return [ProfileCountsStream(self), EventCountsStream(self)]
+
+    # --- one run across streams ------------------------------------------------------------
+
+    _run: Run | None = None
+
+    def counting_run(self, stream: str, query: str) -> Run:
+        """The run that counts `stream`'s `query`: planned once for every selected stream.
+
+        A new plan is made only when there is none yet, or the last one was given up (a
+        failure, or a sync abandoned midway) or has already handed this block out (the next
+        sync of the same tap object).
+        """
+        if self._run is None or not self._run.serves((stream, query)):
+            if self._run is not None:
+                self._run.close()
+            selected = [s for s in self.streams.values() if s.selected]
+            counting = [s for s in selected if isinstance(s, ProfileCountsStream)]
+            self._run = plan_run(counting, self.settings, self.logger)
+        return self._run
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Take Meltano's `{"singer_state": ...}` wrapper too; refuse what would crash a sync."""
+        state = unwrap_state(state)
+        if problem := state_problem(state):
+            raise ConfigError(f"the state is not a Singer state this tap can use: {problem}")
+        super().load_state(state)

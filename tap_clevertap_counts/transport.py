@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import socket
 import threading
 import time
 from typing import Any
@@ -85,6 +86,8 @@ class Transport:
             http.client.HTTPException,
             OSError,
         ) as exc:
+            if (why := _unreachable(exc)) is not None:
+                return Answer(Outcome.UNREACHABLE, None, why)
             return Answer(
                 Outcome.TRANSIENT,
                 None,
@@ -107,6 +110,27 @@ class Transport:
             body = body.replace(secret, b"***")
             location = location and location.replace(secret.decode("latin-1"), "***")
         return dataclasses.replace(answer, words=classify(status, body, location).words)
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """Why no connection could be opened at all (refused, unknown host), else None.
+
+    These say the address is wrong or nothing listens there, unlike a reset or a timeout
+    mid-answer; the cause is found down the exception chain requests and urllib3 build.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, urllib3.exceptions.NameResolutionError | socket.gaierror):
+            return "its host name does not resolve"
+        if isinstance(seen, ConnectionRefusedError):
+            return "the connection was refused (nothing listens on that port)"
+        if isinstance(seen, urllib3.exceptions.MaxRetryError):
+            seen = seen.reason
+            continue
+        seen = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args else None)
+        if not isinstance(seen, BaseException):
+            return None
+    return None
 
 
 def _read_capped(raw: Any, deadline: float) -> bytes | None:

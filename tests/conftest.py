@@ -80,7 +80,8 @@ def pytest_runtest_makereport(
 class TapRun:
     """What one tap run wrote: records in order, every STATE, the log, the exit code."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # of profile_counts
+    event_records: list[dict[str, Any]] = field(default_factory=list)  # of event_counts
     states: list[dict[str, Any]] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
@@ -104,17 +105,20 @@ def parse_output(stdout: str) -> TapRun:
         if not isinstance(message, dict):
             continue
         if message.get("type") == "RECORD":
-            run.records.append(message["record"])
+            if message.get("stream") == "event_counts":
+                run.event_records.append(message["record"])
+            else:
+                run.records.append(message["record"])
         elif message.get("type") == "STATE":
             run.states.append(message["value"])
     return run
 
 
-def bookmarks(state: dict[str, Any] | None) -> dict[str, str]:
+def bookmarks(state: dict[str, Any] | None, stream: str = "profile_counts") -> dict[str, str]:
     """query name -> bookmark (last to_date emitted) from a STATE value."""
     if not state:
         return {}
-    partitions = state.get("bookmarks", {}).get("profile_counts", {}).get("partitions", [])
+    partitions = state.get("bookmarks", {}).get(stream, {}).get("partitions", [])
     return {
         p["context"]["query_name"]: p["replication_key_value"]
         for p in partitions
@@ -131,13 +135,24 @@ def truth(emulator: Emulator, query: dict[str, Any], first: str, last: str) -> i
     )
 
 
+def event_truth(emulator: Emulator, query: dict[str, Any], first: str, last: str) -> int:
+    return emulator.store.count_events(
+        query["event_name"],
+        query.get("event_properties", []),
+        datetime.date.fromisoformat(first),
+        datetime.date.fromisoformat(last),
+    )
+
+
 def assert_exact(emulator: Emulator, config: dict[str, Any], run: TapRun) -> None:
+    """Every record of both streams equals the emulator's ground truth."""
     queries = {q["name"]: q for q in config["queries"]}
-    for record in run.records:
-        expected = truth(
-            emulator, queries[record["query_name"]], record["from_date"], record["to_date"]
-        )
-        assert record["count"] == expected, record
+    for records, oracle in ((run.records, truth), (run.event_records, event_truth)):
+        for record in records:
+            expected = oracle(
+                emulator, queries[record["query_name"]], record["from_date"], record["to_date"]
+            )
+            assert record["count"] == expected, record
 
 
 @pytest.fixture

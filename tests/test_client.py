@@ -11,11 +11,14 @@ import pytest
 from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator
 from tap_clevertap_counts.errors import (
+    AccountBusyError,
     AuthError,
     EndpointError,
     PollTimeoutError,
     QueryRejectedError,
     RetriesExhaustedError,
+    StoppedError,
+    UnreachableError,
 )
 
 DAY = datetime.date(2024, 3, 5)
@@ -159,6 +162,41 @@ def test_transient_answers_are_retried(make_emulator: Any, kind: str) -> None:
     assert len(statuses) == 4
 
 
+@pytest.mark.parametrize("kind", ["busy_429", "retries_429"])
+def test_a_busy_account_is_waited_through_past_the_tries_of_a_failure(
+    make_emulator: Any, kind: str
+) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    emulator.inject(kind, times=12, on="submit")  # more 429s in a row than max_tries
+    assert client_for(emulator, max_tries=4).count(REQUEST) == expected(emulator)
+    assert [status for _, status in kinds(emulator)] == [429] * 12 + [200]
+
+
+def test_a_429_on_a_poll_keeps_the_job_and_polls_it_again(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=0.05)
+    emulator.inject("busy_429", times=6, on="poll")
+    assert client_for(emulator, max_tries=3).count(REQUEST) == expected(emulator)
+    submits = [entry for entry in emulator.requests() if entry["kind"] == "submit"]
+    assert len(submits) == 1  # the job was never given up
+
+
+def test_a_429_that_never_ends_stops_within_busy_timeout(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    emulator.inject("busy_429", times=10_000, on="submit")
+    client = client_for(emulator, busy_timeout=0.3)
+    with pytest.raises(AccountBusyError) as caught:
+        client.count(REQUEST)
+    message = str(caught.value)
+    assert "Too many concurrent requests" in message
+    assert "busy_timeout_seconds" in message
+    assert "query 'pizza' (2024-03-05..2024-03-05)" in message
+    sent = len(emulator.requests())
+    assert client.stop.is_set()  # the run stops: nothing more is sent
+    with pytest.raises(StoppedError):
+        client.count(REQUEST)
+    assert len(emulator.requests()) == sent
+
+
 def test_retries_are_spent_then_the_api_words_are_quoted(make_emulator: Any) -> None:
     emulator = make_emulator(partial_share=0.0, maintenance=True)
     with pytest.raises(RetriesExhaustedError) as caught:
@@ -168,12 +206,35 @@ def test_retries_are_spent_then_the_api_words_are_quoted(make_emulator: Any) -> 
     assert len(emulator.requests()) >= 8  # the contract's minimum of tries
 
 
-def test_connection_errors_are_retried_then_reported(make_emulator: Any) -> None:
+def test_a_host_that_never_answered_is_reported_after_a_few_tries(
+    make_emulator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     emulator = make_emulator()
     url = emulator.url
     emulator.stop()
     client = client_for(emulator, base_url=url)
-    with pytest.raises(RetriesExhaustedError, match="network error"):
+    with pytest.raises(UnreachableError) as caught:
+        client.count(REQUEST)
+    message = str(caught.value)
+    assert url in message
+    assert "refused" in message
+    assert "api_url" in message
+    retries = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(retries) == 2  # tries 2 and 3 were announced; not the 10 of a blip
+
+
+def test_a_host_name_that_does_not_resolve_is_said_so(emulator: Emulator) -> None:
+    client = client_for(emulator, base_url="http://no-such-host.invalid:8765")
+    with pytest.raises(UnreachableError, match="does not resolve"):
+        client.count(REQUEST)
+
+
+def test_a_refusal_after_answers_is_a_blip_and_gets_every_try(make_emulator: Any) -> None:
+    emulator = make_emulator(partial_share=0.0)
+    client = client_for(emulator, max_tries=5)
+    assert client.count(REQUEST) == expected(emulator)
+    emulator.stop()  # the server went away mid-run: a restart, a network blip
+    with pytest.raises(RetriesExhaustedError, match="after 5 tries"):
         client.count(REQUEST)
 
 

@@ -20,8 +20,11 @@ def days(first: int, last: int) -> list[tuple[datetime.date, datetime.date]]:
     return [(D(2024, 1, d), D(2024, 1, d)) for d in range(first, last + 1)]
 
 
+P, E = "profile_counts", "event_counts"
+
+
 def test_jobs_follow_config_order_then_ascending_periods() -> None:
-    plan = Plan([(spec("a"), days(1, 3)), (spec("empty"), []), (spec("b"), days(5, 6))])
+    plan = Plan([(P, spec("a"), days(1, 3)), (P, spec("empty"), []), (P, spec("b"), days(5, 6))])
     assert len(plan) == 5
     assert [(job.spec.name, job.request.from_date.day) for job in plan] == [
         ("a", 1),
@@ -30,7 +33,8 @@ def test_jobs_follow_config_order_then_ascending_periods() -> None:
         ("b", 5),
         ("b", 6),
     ]
-    assert plan.spans() == {"a": (0, 3), "b": (3, 5)}
+    # every planned block has a span, an empty one too: the run knows it owes nothing
+    assert plan.spans() == {(P, "a"): (0, 3), (P, "empty"): (3, 3), (P, "b"): (3, 5)}
     assert plan[-1 + len(plan)].request.describe() == "query 'b' (2024-01-06..2024-01-06)"
     assert [job.request.to_date.day for job in plan[1:4]] == [2, 3, 5]
     with pytest.raises(IndexError):
@@ -38,6 +42,24 @@ def test_jobs_follow_config_order_then_ascending_periods() -> None:
 
 
 def test_an_empty_plan() -> None:
-    plan = Plan([(spec("a"), [])])
+    plan = Plan([(P, spec("a"), [])])
     assert len(plan) == 0
-    assert plan.spans() == {}
+    assert plan.spans() == {(P, "a"): (0, 0)}
+
+
+def test_blocks_of_two_streams_and_empty_ones_between_them() -> None:
+    plan = Plan(
+        [
+            (P, spec("a"), days(1, 2)),
+            (P, spec("b"), []),
+            (E, spec("a"), []),
+            (E, spec("b"), days(3, 3)),
+        ]
+    )
+    assert [(job.stream, job.spec.name, job.request.to_date.day) for job in plan] == [
+        (P, "a", 1),
+        (P, "a", 2),
+        (E, "b", 3),
+    ]
+    assert plan.spans()[E, "a"] == (2, 2)
+    assert plan.spans()[E, "b"] == (2, 3)

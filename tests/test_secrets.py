@@ -102,7 +102,11 @@ FATALS: dict[str, Fatal] = {
     "404 wrong path": Fatal("HTTP 404 'Not found'. Check region or api_url", url_suffix="/nowhere"),
     "redirect elsewhere": Fatal("redirected to", inject=("redirect", 1, "any")),
     "maintenance for good": Fatal("System under maintenance", emulator={"maintenance": True}),
-    "429 for good": Fatal("Too many concurrent requests", inject=("busy_429", 1000, "any")),
+    "429 for good": Fatal(
+        "Too many concurrent requests",
+        inject=("busy_429", 1000, "any"),
+        config={"busy_timeout_seconds": 0.5},
+    ),
     "500 for good": Fatal("Server error", inject=("server_500", 1000, "any")),
     "HTML for good": Fatal("a non-JSON body", inject=("html_502", 1000, "any")),
     "timeouts for good": Fatal(
@@ -110,7 +114,7 @@ FATALS: dict[str, Fatal] = {
         inject=("slow", 1000, "any"),
         config={"request_timeout_seconds": 0.2},
     ),
-    "server down": Fatal("network error talking to", stop_emulator=True),
+    "server down": Fatal("the connection was refused", stop_emulator=True),
     "poll timeout": Fatal(
         "poll_timeout_seconds",
         emulator={"partial_share": 1.0, "job_seconds": 30.0},
