@@ -167,6 +167,7 @@ def test_a_meltano_style_state_is_used_or_refused_never_ignored(
     inner = real_state(emulator, end="2024-03-02")
     config = config_for(emulator)
     run = run_cli([], config, tmp_path, state={"singer_state": inner})
+    print(f"a Meltano-style state: exit {run.returncode}")
     if run.returncode == 0:
         # used as the inner state: the bookmarks are honoured
         assert run.periods() == [
