@@ -32,6 +32,20 @@ unit: install
 
 test: lint unit
 
+.PHONY: readme dist
+# The editable install's metadata (what --about shows) carries the version: reinstall on a bump.
+$(STAMP): tap_clevertap_counts/__init__.py
+
+# README.md's settings section, from `tap-clevertap-counts --about --format=markdown`.
+readme: $(STAMP)
+	$(BIN)/python scripts/readme.py
+
+# The sdist and the wheel in dist/, their metadata checked as PyPI renders it.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 demo: install
 	bash scripts/demo.sh
 
