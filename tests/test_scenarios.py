@@ -23,6 +23,7 @@ import datetime
 import json
 import logging
 import random
+import zoneinfo
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,6 +146,7 @@ def pick_granularity(rng: random.Random, rolling: bool) -> str:
     return rng.choice(CALENDAR)
 
 
+ZONES = ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kolkata", "America/New_York"]
 WINDOW_DAYS_BUDGET = 250
 CALIBRATED_ROLLING_MAX = 40  # calibrating a fingerprint counts one window of N days
 
@@ -157,10 +159,11 @@ def day_load(granularity: str, start: Date, end: Date) -> int:
 
 def make_scenario(seed: str, *, rolling: bool) -> Scenario:
     rng = random.Random(seed)
-    real_yesterday = datetime.datetime.now(datetime.UTC).date() - DAY
     no_end = rng.random() < 0.15
+    zone = random.Random(f"{seed}|zone").choice(ZONES)
     if no_end:
-        end = real_yesterday
+        # yesterday in the account's time zone (the emulator's today is the real UTC date)
+        end = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date() - DAY
         emulator_today = None
     else:
         end = Date(2023, 6, 1) + rng.randrange(500) * DAY
@@ -193,7 +196,9 @@ def make_scenario(seed: str, *, rolling: bool) -> Scenario:
         lookback=lookback,
         emulator_today=emulator_today,
     )
-    if not no_end:
+    if no_end:
+        scenario.config_changes["timezone"] = zone
+    else:
         scenario.config_changes["end_date"] = end.isoformat()
     plan_state(rng, scenario)
     return scenario
@@ -317,6 +322,7 @@ def check_scenario(
     else:
         extra, missing = asked - owed_pairs, owed_pairs - asked
         assert not extra and not missing, f"asked more: {extra}; never asked: {missing}"
+    check_states_follow_records(scenario, run)
     final = bookmarks(run.state)
     for spec in scenario.queries:
         name = spec["name"]
@@ -324,6 +330,36 @@ def check_scenario(
             continue
         mark = expected.marks[name]
         assert final.get(name) == (mark.isoformat() if mark else None), (name, final)
+
+
+def check_states_follow_records(scenario: Scenario, run: TapRun) -> None:
+    """Every STATE, in stream order: a query's bookmark is the one it was given, or a to_date
+    already emitted (never a period whose record is not out); a valid one never moves back."""
+    given = {name: mark.isoformat() for name, (_, mark, _) in scenario.state_plan.items() if mark}
+    valid = {name for name, (kind, _, _) in scenario.state_plan.items() if kind != "changed"}
+    emitted: dict[str, set[str]] = {spec["name"]: set() for spec in scenario.queries}
+    seen: dict[str, str] = {}
+    states = 0
+    for line in run.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("type") == "RECORD" and message.get("stream") == "profile_counts":
+            record = message["record"]
+            emitted[record["query_name"]].add(record["to_date"])
+        elif message.get("type") == "STATE":
+            states += 1
+            for name, mark in bookmarks(message["value"]).items():
+                if name not in emitted:
+                    continue  # not a query of this config
+                assert mark == given.get(name) or mark in emitted[name], (name, mark)
+                if name in valid:
+                    assert mark >= given.get(name, ""), f"{name}'s bookmark moved back"
+                assert mark >= seen.get(name, "") or name not in valid, (name, mark)
+                seen[name] = mark
+    records = len(run.records)
+    assert states >= 1, "a run ends with a STATE"
+    # output linear in the work: not a STATE per record (one every so many records or seconds)
+    if records >= 40:
+        assert states <= records // 2 + 2, (states, records)
 
 
 def run_scenario(
@@ -365,7 +401,13 @@ def test_random_scenario_with_rolling_windows(
 @pytest.mark.parametrize("case", range(FAULT_CASES))
 def test_random_scenario_through_faults(make_emulator: Callable[..., Emulator], case: int) -> None:
     scenario = make_scenario(f"faults|{case}", rolling=case % 2 == 1)
-    faults = {"fault_429": 0.08, "fault_500": 0.08, "fault_503": 0.08, "expire_share": 0.15}
+    faults = {
+        "fault_429": 0.08,
+        "fault_500": 0.08,
+        "fault_503": 0.08,
+        "expire_share": 0.15,
+        "async_fail_share": 0.05,
+    }
     run_scenario(make_emulator, scenario, faults=faults)
 
 
