@@ -124,7 +124,7 @@ def test_event_counts_resume_from_their_own_bookmarks(emulator: Emulator) -> Non
 
 def test_both_streams_in_one_run_ask_each_period_once(make_emulator: Any) -> None:
     emulator = make_emulator(partial_share=0.7, job_seconds=0.02, expire_share=0.1)
-    queries = [
+    queries: list[dict[str, Any]] = [
         {**PIZZA, "granularity": "day"},
         {**LAUNCHES, "name": "weekly", "granularity": "week"},
         {"name": "wau", "event_name": "Charged", "granularity": "rolling_7d"},
