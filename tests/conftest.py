@@ -48,6 +48,7 @@ CONTRACT_SETTINGS = frozenset(
         "poll_timeout_seconds",
         "max_concurrent_queries",
         "request_timeout_seconds",
+        "busy_timeout_seconds",
     }
 )
 

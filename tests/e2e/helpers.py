@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ NUMBER_SETTINGS = {
     "poll_timeout_seconds": "string",
     "max_concurrent_queries": "integer",
     "request_timeout_seconds": "string",
+    "busy_timeout_seconds": "string",
 }
 
 
@@ -45,7 +47,8 @@ def clean_env() -> dict[str, str]:
 
 @dataclasses.dataclass
 class Project:
-    """A copy of meltano.yml in a temp dir whose extractor installs this repo (`-e <repo>`)."""
+    """A copy of meltano.yml in a temp dir whose extractor installs this repo (`-e <repo>`),
+    with the loaders' constraints files beside it (their pip_urls name them)."""
 
     root: pathlib.Path
 
@@ -57,6 +60,7 @@ class Project:
         (root / "meltano.yml").write_text(
             text.replace("pip_url: -e .\n", f"pip_url: -e {REPO}\n"), encoding="utf-8"
         )
+        shutil.copytree(REPO / "constraints", root / "constraints", dirs_exist_ok=True)
         return cls(root)
 
     @property
