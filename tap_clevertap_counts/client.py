@@ -185,14 +185,17 @@ class CleverTapClient:
             busy = None
 
             failures += 1
-            if outcome is Outcome.UNREACHABLE and not self._answered:
-                if failures >= UNREACHABLE_TRIES:
-                    self.stop.set()
-                    raise UnreachableError(
-                        f"cannot reach {self._url}: {answer.words} ({failures} tries). Check "
-                        "api_url (or region), and that the server or emulator is running"
-                    )
-            elif failures >= settings.max_tries:
+            # A host that never answered is likely a wrong address: say so after a few tries.
+            # Once it has answered, a refusal is a blip (a restart) and gets every try.
+            unreachable = outcome is Outcome.UNREACHABLE and not self._answered
+            tries = UNREACHABLE_TRIES if unreachable else settings.max_tries
+            if failures >= tries and unreachable:
+                self.stop.set()
+                raise UnreachableError(
+                    f"cannot reach {self._url}: {answer.words} ({failures} tries). Check "
+                    "api_url (or region), and that the server or emulator is running"
+                )
+            if failures >= tries:
                 raise RetriesExhaustedError(
                     f"Gave up on {request.describe()} after {failures} tries; CleverTap's last "
                     f"answer: {_said(answer)}. It may be overloaded or down: run again later"
@@ -209,7 +212,7 @@ class CleverTapClient:
                 request.describe(),
                 _said(answer),
                 failures + 1,
-                UNREACHABLE_TRIES if outcome is Outcome.UNREACHABLE else settings.max_tries,
+                tries,
                 wait,
             )
             self._wait(wait)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from .client import CleverTapClient, ClientSettings
@@ -43,13 +42,6 @@ class CountingStream(Protocol):
     def job_limit(self) -> int | None: ...
 
 
-@dataclass(frozen=True)
-class _Done:
-    """The runner's results are exhausted or were given up on."""
-
-    abandoned: bool
-
-
 class Run:
     """The plan of one sync and the workers counting it; hands out results block by block."""
 
@@ -67,7 +59,7 @@ class Run:
         self._handed: set[BlockKey] = set()
         self._buffer: dict[int, tuple[Job, int]] = {}
         self._position = 0
-        self._state: _Done | None = None
+        self._abandoned = False  # a failure or an early stop: this run hands out nothing more
         self.progress = Progress(
             {labels[key]: end - first for key, (first, end) in self._spans.items()}, logger
         )
@@ -75,8 +67,6 @@ class Run:
         self._results: Iterator[tuple[Job, int]] = iter(())
         if len(plan):
             self._start(settings, paths)
-        else:
-            self._state = _Done(abandoned=False)
 
     def _start(self, settings: Settings, paths: dict[str, str]) -> None:
         stop = threading.Event()
@@ -112,8 +102,7 @@ class Run:
 
     def serves(self, key: BlockKey) -> bool:
         """Whether this run can still hand out `key`'s block (else the caller plans anew)."""
-        usable = self._state is None or not self._state.abandoned
-        return usable and key in self._spans and key not in self._handed
+        return not self._abandoned and key in self._spans and key not in self._handed
 
     def results(self, key: BlockKey) -> Iterator[tuple[Job, int]]:
         """The block's (job, count) pairs in period order; nothing for a block that owes none.
@@ -132,9 +121,7 @@ class Run:
             finished = True
         finally:
             if not finished:
-                self.close(abandoned=True)
-            elif self._position >= len(self._plan) and not self._buffer:
-                self.close(abandoned=False)
+                self.close()
 
     def _result(self, index: int) -> tuple[Job, int]:
         while self._position <= index:
@@ -142,9 +129,12 @@ class Run:
             self._position += 1
         return self._buffer.pop(index)
 
-    def close(self, *, abandoned: bool = True) -> None:
-        if self._state is None or abandoned:
-            self._state = _Done(abandoned=abandoned)
+    def close(self) -> None:
+        """Give the run up: no job starts, jobs in flight stop at their next request.
+
+        A run that handed out every job needs no closing: its workers have ended.
+        """
+        self._abandoned = True
         if self._runner is not None:
             self._runner.close()
 
