@@ -1,9 +1,10 @@
 """What the API saw, from the emulator's request log, and the physical bound to compare with.
 
 Time "as the API sees it" runs from the first request's arrival to the last one's (the last
-answer follows within a millisecond on loopback). Requests are attributed to jobs through the
-submit's body and the `req_id` its `partial` answer carried, so requests per job are counted,
-not estimated.
+answer follows within a millisecond on loopback). A job is one (endpoint, submit body) pair,
+i.e. one (stream, query, period): requests are attributed to jobs through the submit's path and
+body and the `req_id` its `partial` answer carried, so requests per job are counted, not
+estimated.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class ApiView:
     max_requests_per_job: int
     max_accepted_requests_per_job: int  # the same, not counting requests answered 429
     peak_inflight: int  # the most slots the account held, as logged on arrival
+    jobs_submitted: int  # distinct jobs with at least one accepted (not 429) submit
+    max_accepted_submits_per_job: int  # 1 when nothing was submitted twice
+    jobs_by_endpoint: dict[str, int] = field(default_factory=dict)  # answered, by path
 
     @property
     def requests_per_job(self) -> float:
@@ -39,19 +44,27 @@ class ApiView:
         return self.throttled / self.requests if self.requests else 0.0
 
 
-def _job_key(body: Any) -> str:
-    return json.dumps(body, sort_keys=True)
+def endpoint(entry: dict[str, Any]) -> str:
+    """The request's path without its query string: `/1/counts/profiles.json`, ..."""
+    return urlsplit(str(entry.get("path") or "")).path
+
+
+def _job_key(entry: dict[str, Any]) -> str:
+    return f"{endpoint(entry)} {json.dumps(entry['body'], sort_keys=True)}"
 
 
 def api_view(entries: list[dict[str, Any]]) -> ApiView:
     """Summarise a request log (the emulator's JSON lines, parsed)."""
     per_job: Counter[str] = Counter()
     accepted: Counter[str] = Counter()
+    accepted_submits: Counter[str] = Counter()
     job_of_req: dict[int, str] = {}
     answered: set[str] = set()
     for entry in entries:
         if entry["kind"] == "submit":
-            key = _job_key(entry["body"])
+            key = _job_key(entry)
+            if entry["status"] != 429:
+                accepted_submits[key] += 1
         else:
             key = job_of_req.get(entry["req_id"], f"unknown req_id {entry['req_id']}")
         per_job[key] += 1
@@ -74,6 +87,9 @@ def api_view(entries: list[dict[str, Any]]) -> ApiView:
         max_requests_per_job=max(per_job.values(), default=0),
         max_accepted_requests_per_job=max(accepted.values(), default=0),
         peak_inflight=max((int(e.get("inflight") or 0) for e in entries), default=0),
+        jobs_submitted=len(accepted_submits),
+        max_accepted_submits_per_job=max(accepted_submits.values(), default=0),
+        jobs_by_endpoint=dict(Counter(key.split(" ", 1)[0] for key in answered)),
     )
 
 

@@ -16,7 +16,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -105,15 +106,36 @@ class EmulatorProcess:
 
 
 @dataclass(frozen=True)
+class Output:
+    """What the tap wrote on stdout, by message type."""
+
+    records: int = 0
+    records_by_stream: dict[str, int] = field(default_factory=dict)
+    state_messages: int = 0
+    state_bytes: int = 0
+    largest_state_bytes: int = 0
+    total_bytes: int = 0
+    last_state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class TapResult:
-    """One tap process: how long it ran, its peak RSS, what it wrote."""
+    """One tap process: how long it ran, its CPU time and peak RSS, what it wrote."""
 
     wall_seconds: float
+    cpu_seconds: float  # user + system, the tap process's own (`wait4`)
     peak_rss_mib: float
     returncode: int
-    records: int
-    last_state: dict[str, Any] | None
+    output: Output
     stderr_tail: str
+
+    @property
+    def records(self) -> int:
+        return self.output.records
+
+    @property
+    def last_state(self) -> dict[str, Any] | None:
+        return self.output.last_state
 
 
 def run_tap(
@@ -121,12 +143,21 @@ def run_tap(
     workdir: pathlib.Path,
     *,
     state: dict[str, Any] | None = None,
+    select: tuple[str, ...] | None = None,
     timeout: float = 1800,
 ) -> TapResult:
-    """Run the installed tap once; its stdout goes to a file, so no reader ever slows it."""
+    """Run the installed tap once; its stdout goes to a file, so no reader ever slows it.
+
+    `select`: the streams to sync, through a catalog from the tap's own `--discover` with
+    `selected` set in each stream's root metadata (None: no catalog, the default streams).
+    """
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
     command = [str(TAP), "--config", str(config_path)]
+    if select is not None:
+        catalog_path = workdir / "catalog.json"
+        catalog_path.write_text(json.dumps(catalog(config_path, select)), encoding="utf-8")
+        command += ["--catalog", str(catalog_path)]
     if state is not None:
         state_path = workdir / "state.json"
         state_path.write_text(json.dumps(state), encoding="utf-8")
@@ -137,16 +168,35 @@ def run_tap(
         process = subprocess.Popen(command, stdout=out, stderr=err)
         returncode, usage = _wait(process, timeout)
         wall = time.monotonic() - started
-    records, last_state = _read_output(out_path)
     stderr = err_path.read_text(encoding="utf-8")
     return TapResult(
         wall_seconds=wall,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_rss_mib=usage.ru_maxrss / 1024,  # Linux reports kilobytes
         returncode=returncode,
-        records=records,
-        last_state=last_state,
+        output=_read_output(out_path),
         stderr_tail="\n".join(stderr.splitlines()[-5:]),
     )
+
+
+def catalog(config_path: pathlib.Path, select: tuple[str, ...]) -> dict[str, Any]:
+    """`tap-clevertap-counts --discover`, with exactly the streams in `select` selected."""
+    done = subprocess.run(
+        [str(TAP), "--config", str(config_path), "--discover"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    found: dict[str, Any] = json.loads(done.stdout)
+    names = {stream["tap_stream_id"] for stream in found["streams"]}
+    if missing := set(select) - names:
+        raise RuntimeError(f"--discover has no stream {sorted(missing)}; it has {sorted(names)}")
+    for stream in found["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in select
+    return found
 
 
 def _wait(process: subprocess.Popen[Any], timeout: float) -> tuple[int, Any]:
@@ -161,16 +211,24 @@ def _wait(process: subprocess.Popen[Any], timeout: float) -> tuple[int, Any]:
     return process.returncode, usage
 
 
-def _read_output(path: pathlib.Path) -> tuple[int, dict[str, Any] | None]:
-    records, state = 0, None
-    with path.open(encoding="utf-8") as out:
+def _read_output(path: pathlib.Path) -> Output:
+    """Count the messages and bytes of stdout (bytes as written, newlines included)."""
+    records, states, state_bytes, largest, total = 0, 0, 0, 0, 0
+    by_stream: Counter[str] = Counter()
+    state = None
+    with path.open("rb") as out:
         for line in out:
+            total += len(line)
             try:
                 message = json.loads(line)
             except ValueError:
                 continue
             if message.get("type") == "RECORD":
                 records += 1
+                by_stream[message.get("stream", "?")] += 1
             elif message.get("type") == "STATE":
+                states += 1
+                state_bytes += len(line)
+                largest = max(largest, len(line))
                 state = message["value"]
-    return records, state
+    return Output(records, dict(by_stream), states, state_bytes, largest, total, state)

@@ -12,6 +12,7 @@ from benchmarks.scenarios import Outcome
 from benchmarks.suite import (
     ACCOUNT_LIMIT,
     JOB_SECONDS,
+    OUTPUT_DAYS,
     POLL_INTERVAL,
     Check,
     Results,
@@ -82,8 +83,13 @@ def _backfill_row(label: str, outcome: Outcome, one: Outcome) -> str:
             f"{api.throttled} ({100 * api.throttled_share:.2f} %)",
             str(api.peak_inflight),
             f"{tap.peak_rss_mib:.1f}",
+            _load_of(outcome),
         ]
     )
+
+
+def _load_of(outcome: Outcome) -> str:
+    return "-" if outcome.load_before is None else f"{outcome.load_before:.2f}"
 
 
 def backfill_table(results: Results) -> list[str]:
@@ -103,9 +109,10 @@ def backfill_table(results: Results) -> list[str]:
                 "429s (% of requests)",
                 "peak in flight at the API",
                 "peak RSS of the tap MiB",
+                "load (1 min) at start",
             ]
         ),
-        _row(["---:"] * 12),
+        _row(["---:"] * 13),
     ]
     for concurrency, outcome in results.backfills.items():
         lines.append(_backfill_row(str(concurrency), outcome, one))
@@ -114,6 +121,17 @@ def backfill_table(results: Results) -> list[str]:
         _backfill_row(
             f"{results.long_backfill.scenario.max_concurrent}, {results.long_factor}x longer",
             results.long_backfill,
+            one,
+        )
+    )
+    both = results.both_streams
+    assert both is not None
+    lines.append(
+        _backfill_row(
+            f"{both.scenario.max_concurrent}, {' + '.join(both.scenario.streams)} "
+            f"({len(both.scenario.queries)} queries x {both.scenario.days} days x "
+            f"{len(both.scenario.streams)})",
+            both,
             one,
         )
     )
@@ -130,10 +148,11 @@ def other_table(results: Results) -> list[str]:
                 "API time s",
                 "API requests",
                 "jobs / s (wall)",
+                "CPU (tap) s",
                 "peak RSS of the tap MiB",
             ]
         ),
-        _row(["---", "---:", "---:", "---:", "---:", "---:", "---:"]),
+        _row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
     ]
     rows = [
         (f"no new days (from the x{ACCOUNT_LIMIT} backfill's final STATE)", results.no_new_days),
@@ -153,7 +172,49 @@ def other_table(results: Results) -> list[str]:
                     f"{outcome.api.api_seconds:.2f}",
                     str(outcome.api.requests),
                     f"{jobs / wall:.0f}" if jobs else "-",
+                    f"{outcome.tap.cpu_seconds:.2f}",
                     f"{outcome.tap.peak_rss_mib:.1f}",
+                ]
+            )
+        )
+    return lines
+
+
+def output_table(results: Results) -> list[str]:
+    lines = [
+        _row(
+            [
+                "queries",
+                "records",
+                "stdout bytes",
+                "stdout bytes / record",
+                "STATE messages",
+                "STATE bytes / record",
+                "largest STATE bytes",
+                "wall (process) s",
+                "CPU (tap) s",
+                "CPU ms / record",
+                "load (1 min) at start",
+            ]
+        ),
+        _row(["---:"] * 11),
+    ]
+    for count, outcome in results.output.items():
+        out, tap = outcome.tap.output, outcome.tap
+        lines.append(
+            _row(
+                [
+                    str(count),
+                    str(out.records),
+                    str(out.total_bytes),
+                    f"{out.total_bytes / out.records:.1f}",
+                    str(out.state_messages),
+                    f"{out.state_bytes / out.records:.1f}",
+                    str(out.largest_state_bytes),
+                    f"{tap.wall_seconds:.2f}",
+                    f"{tap.cpu_seconds:.2f}",
+                    f"{1000 * tap.cpu_seconds / out.records:.2f}",
+                    _load_of(outcome),
                 ]
             )
         )
@@ -201,7 +262,19 @@ def render(results: Results, checks: list[Check], *, load_before: str, revision_
         "`ru_maxrss` from `wait4`.",
         f"- The {results.long_factor}x longer backfill is the same workload over "
         f"{results.long_factor}x the days; the instant runs answer every query `success` at "
-        "once, so they measure the tap's own per-job cost.",
+        "once, so they measure the tap's own per-job cost. CPU: the tap process's user + "
+        "system time from `wait4`.",
+        "- Both streams: the same workload with `profile_counts` and `event_counts` selected "
+        "by a catalog (the tap's own `--discover`, `selected` set in each stream's root "
+        "metadata), twice the jobs sharing the one account limit; bound as above over all "
+        "their jobs. A job is one (path, submit body): `/1/counts/profiles.json` and "
+        "`/1/counts/events.json` are counted apart in the emulator's log.",
+        f"- Output: instant answers, {OUTPUT_DAYS} days for each of "
+        f"{' and '.join(str(n) for n in results.output)} distinct queries of one size "
+        "(`q0000`..., one numeric filter each); bytes are stdout's as written, newlines "
+        "included. The tap writes STATE every max(10, partitions in the state) records or 5 s, "
+        "and at the end, so a STATE's size grows with the queries but their number per record "
+        "shrinks as much: STATE bytes per record should not grow with the queries.",
         "",
         "## Backfill against the concurrency limit",
         "",
@@ -211,7 +284,11 @@ def render(results: Results, checks: list[Check], *, load_before: str, revision_
         "",
         *other_table(results),
         "",
-        "## Targets (issue 5)",
+        "## Output linear in the work (issue 9)",
+        "",
+        *output_table(results),
+        "",
+        "## Targets (issues 5, 9, 11)",
         "",
         _row(["target", "measured", "met"]),
         _row(["---", "---", "---"]),
