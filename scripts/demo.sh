@@ -111,6 +111,8 @@ run_pipeline 1 "$END1"
 stop_emulator
 echo
 "$PY" scripts/demo_report.py table --db "$DB" --title "DuckDB $DB, table clevertap.profile_counts:"
+echo
+"$PY" scripts/demo_report.py active --db "$DB" --last 14
 "$PY" scripts/demo_report.py check --db "$DB" --seed 42
 echo
 echo -n "Emulator log: "
@@ -131,6 +133,8 @@ echo "What run 2 asked the API for, per query (the bookmark is run 1's last peri
 echo
 "$PY" scripts/demo_report.py table --db "$DB" --after "$OUT/bookmarks-run1.json" \
     --title "New rows in $DB after run 2:"
+echo
+"$PY" scripts/demo_report.py active --db "$DB" --last 0 --after "$OUT/bookmarks-run1.json"
 "$PY" scripts/demo_report.py check --db "$DB" --seed 42
 echo
 echo "Meltano's saved state (meltano state get $STATE_ID > $OUT/state.json):"
@@ -138,4 +142,4 @@ echo "Meltano's saved state (meltano state get $STATE_ID > $OUT/state.json):"
 "$PY" scripts/demo_report.py state --file "$OUT/state.json"
 echo
 echo "Demo done in $SECONDS s. Query the table yourself:"
-echo "  $PY -c \"import duckdb; con = duckdb.connect('$DB', read_only=True); print(con.sql('select * from clevertap.profile_counts'))\""
+echo "  $PY -c \"import duckdb; con = duckdb.connect('$DB', read_only=True); print(con.sql('select query_name, from_date, to_date, count from clevertap.profile_counts order by query_name, to_date'))\""

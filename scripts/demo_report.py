@@ -123,6 +123,8 @@ def print_table(rows: list[Row], title: str) -> None:
         if first.granularity == "day":
             for line in _day_grid(query_rows):
                 print(line)
+        elif _rolling_days(first.granularity) is not None:
+            print("    one window ending on each day: see the active users below")
         else:
             for row in query_rows:
                 print(f"    {row.from_date} .. {row.to_date}  {row.count:>7,}")
@@ -180,7 +182,10 @@ def asked(db: pathlib.Path, log: pathlib.Path, bookmarks: dict[str, str]) -> boo
         # though it starts before it).
         old = [p for p in periods if mark is not None and p[1] <= _date(mark)]
         all_new = all_new and not old
-        shown = ", ".join(f"{a}..{b}" if a != b else f"{a}" for a, b in periods) or "nothing"
+        spans = [f"{a}..{b}" if a != b else f"{a}" for a, b in periods]
+        if len(spans) > 3 and periods[0][0] != periods[0][1]:
+            spans = [spans[0], f"... ({len(spans) - 2} more) ...", spans[-1]]  # rolling windows
+        shown = ", ".join(spans) or "nothing"
         verdict = "only new" if not old else f"{len(old)} ALREADY COUNTED"
         print(f"  {name}: bookmark {mark or '-'}; asked for {shown}  [{verdict}]")
     if unknown:
@@ -215,7 +220,7 @@ def _rolling_days(granularity: str) -> int | None:
     return None
 
 
-def active_users(rows: list[Row], last: int, after: datetime.date | None = None) -> bool:
+def active_users(rows: list[Row], last: int, marks: dict[str, str] | None = None) -> bool:
     """DAU, WAU and MAU of one event side by side, with stickiness DAU/MAU; True if every daily
     series is complete: one value per day, each rolling window exactly N days ending on its day."""
     # The event (and filters) that has a daily query and at least two rolling ones.
@@ -240,6 +245,9 @@ def active_users(rows: list[Row], last: int, after: datetime.date | None = None)
             print(f"  FAIL: {names[width]}: {gaps} days missing, {len(bad)} wrong windows")
             ok = False
     dau, wau, mau = (series[w] for w in widths)
+    # With bookmarks (of the run before): only the days after the daily query's.
+    mark = (marks or {}).get(names[widths[0]])
+    after = _date(mark) if mark else None
     both = sorted(d for d in dau if d in mau and d in wau and (after is None or d > after))
     shown = both[-last:] if last else both
     heads = ("DAU", f"{widths[1]}-day", f"{widths[2]}-day")
@@ -248,7 +256,8 @@ def active_users(rows: list[Row], last: int, after: datetime.date | None = None)
         f" {names[widths[2]]} (for each day D, the distinct profiles over the {widths[1]} and"
         f" {widths[2]} days ending on D); stickiness = DAU / {widths[2]}-day users."
     )
-    print(f"  {len(both)} days have all three; the last {len(shown)}:")
+    since = f" after {after}" if after else ""
+    print(f"  {len(both)} days{since} have all three; the last {len(shown)}:")
     print(f"    {'day':<14}{heads[0]:>8}{heads[1]:>9}{heads[2]:>9}   DAU/MAU")
     for day in shown:
         ratio = dau[day].count / mau[day].count if mau[day].count else 0.0
@@ -346,11 +355,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912 (one branch per
             marks[row.query_name] = max(marks.get(row.query_name, ""), row.to_date.isoformat())
         args.out.write_text(json.dumps(marks, indent=1), encoding="utf-8")
     elif args.cmd == "active":
-        after = None
-        if args.after:
-            marks = json.loads(args.after.read_text(encoding="utf-8"))
-            after = min((_date(v) for v in marks.values()), default=None)
-        if not active_users(read_rows(args.db), args.last, after):
+        marks = json.loads(args.after.read_text(encoding="utf-8")) if args.after else None
+        if not active_users(read_rows(args.db), args.last, marks):
             return 1
     elif args.cmd == "asked":
         marks = json.loads(args.bookmarks.read_text(encoding="utf-8"))
