@@ -1,0 +1,212 @@
+"""What a user, a Hub reviewer and CI rely on besides the code: one version, a README in step with
+`--about`, CI's workflow in step with .ci/run, and a wheel that works on its own."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import tomllib
+import venv
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import tap_clevertap_counts
+
+from .conftest import REPO, TAP_COMMAND
+
+DIST = "tap-clevertap-counts"
+
+
+def about() -> dict[str, Any]:
+    done = subprocess.run(
+        [*TAP_COMMAND, "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    info: dict[str, Any] = json.loads(done.stdout)
+    return info
+
+
+def pyproject() -> dict[str, Any]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+# --- one version -------------------------------------------------------------------------------
+
+
+def test_the_version_has_one_source() -> None:
+    project = pyproject()
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["hatch"]["version"]["path"] == "tap_clevertap_counts/__init__.py"
+    installed = importlib.metadata.version(DIST)
+    assert installed == tap_clevertap_counts.__version__, (
+        "the installed metadata is older than __version__: reinstall (make install)"
+    )
+    assert about()["version"] == tap_clevertap_counts.__version__
+
+
+def test_the_changelog_has_unreleased_on_top_and_this_version() -> None:
+    headings = re.findall(
+        r"^## \[([^\]]+)\]", (REPO / "CHANGELOG.md").read_text(encoding="utf-8"), re.MULTILINE
+    )
+    assert headings[0] == "Unreleased"
+    assert tap_clevertap_counts.__version__ in headings
+
+
+def test_the_license_is_the_one_pyproject_names() -> None:
+    project = pyproject()["project"]
+    assert project["license"] == "Apache-2.0"
+    assert project["license-files"] == ["LICENSE"]
+    text = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License\n                           Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text  # the full text, not a notice
+
+
+# --- the README's generated section ------------------------------------------------------------
+
+
+def test_the_readme_settings_section_matches_about() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "readme.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr  # "... run `make readme` and commit README.md"
+
+
+# --- CI ----------------------------------------------------------------------------------------
+
+
+def make_targets(commands: list[str]) -> list[str]:
+    """The make targets the shell commands run, in order (`make a b`, `VAR=x make c`)."""
+    targets: list[str] = []
+    for command in commands:
+        for line in command.splitlines():
+            words = shlex.split(line, comments=True)
+            while words and "=" in words[0]:
+                words.pop(0)
+            if words[:1] == ["make"]:
+                targets += [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+    return targets
+
+
+def workflow() -> dict[str, Any]:
+    # PyYAML reads `on:` as True (YAML 1.1); the key is looked up either way below.
+    loaded: dict[str, Any] = yaml.safe_load(
+        (REPO / ".github" / "workflows" / "test.yml").read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+def test_the_github_workflow_runs_the_make_targets_of_ci_run() -> None:
+    ci_run = make_targets([(REPO / ".ci" / "run").read_text(encoding="utf-8")])
+    assert ci_run, ".ci/run calls no make target"
+    steps = [step for job in workflow()["jobs"].values() for step in job["steps"]]
+    assert make_targets([step["run"] for step in steps if "run" in step]) == ci_run
+
+
+def test_the_github_workflow_is_pinned_and_read_only() -> None:
+    flow = workflow()
+    assert flow["permissions"] == {"contents": "read"}
+    triggers = flow["on"] if "on" in flow else flow[True]  # type: ignore[index]
+    assert {"push", "pull_request", "schedule"} <= set(triggers)
+    for job in flow["jobs"].values():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+        setup = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python")]
+        versions = setup[0]["with"]["python-version"].split()
+        assert sorted(versions) == sorted(about()["supported_python_versions"])
+
+
+# --- the built package -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    (built,) = out.glob("*.whl")
+    return built
+
+
+def test_the_wheel_holds_the_tap_the_emulator_and_the_license(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tap_clevertap_counts/tap.py" in names
+    assert "tap_clevertap_counts/emulator/__main__.py" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert not any(n.startswith(("tests/", "benchmarks/", "scripts/")) for n in names)
+    assert wheel.name.startswith(f"tap_clevertap_counts-{tap_clevertap_counts.__version__}-")
+
+
+def test_the_wheel_installs_and_runs_in_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
+    """A new, empty virtualenv, the wheel and its dependencies from the index, nothing from
+    this checkout or .venv; then both commands."""
+    started = time.monotonic()
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    bin_dir = env_dir / "bin"
+    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    subprocess.run(
+        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-input", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+        env=clean_env,
+        cwd=tmp_path,
+    )
+    about_run = subprocess.run(
+        [str(bin_dir / "tap-clevertap-counts"), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=clean_env,
+        cwd=tmp_path,
+    )
+    info = json.loads(about_run.stdout)
+    assert info["name"] == DIST
+    assert info["version"] == tap_clevertap_counts.__version__
+    emulator_help = subprocess.run(
+        [str(bin_dir / "clevertap-counts-emulator"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=clean_env,
+        cwd=tmp_path,
+    )
+    assert "CleverTap" in emulator_help.stdout
+    where = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import tap_clevertap_counts as t; print(t.__file__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=clean_env,
+        cwd=tmp_path,
+    ).stdout
+    assert Path(where.strip()).is_relative_to(env_dir)  # the installed copy, not the checkout
+    print(f"clean venv install and both commands: {time.monotonic() - started:.1f} s")
