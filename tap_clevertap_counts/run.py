@@ -41,6 +41,9 @@ class CountingStream(Protocol):
 
     def job_limit(self) -> int | None: ...
 
+    @property
+    def selected_by_default(self) -> bool: ...
+
 
 class Run:
     """The plan of one sync and the workers counting it; hands out results block by block."""
@@ -148,14 +151,21 @@ def plan_run(
     blocks: list[tuple[str, QuerySpec, list[Period]]] = []
     labels: dict[BlockKey, str] = {}
     # --test selects every stream and takes one record of each: one count proves the
-    # connection, so the whole run plans that many (the first stream's first owed period).
+    # connection, so the run plans that many, for the streams a plain sync would run first
+    # (the SDK syncs streams by name, and would spend it on an opt-in one).
     limits = [limit for stream in streams if (limit := stream.job_limit()) is not None]
-    left = min(limits) if limits else None
+    allowed: dict[BlockKey, int] = {}
+    if limits:
+        left = min(limits)
+        for stream in sorted(streams, key=lambda s: not s.selected_by_default):
+            for spec in settings.queries:
+                take = min(left, len(stream.owed_periods(spec)))
+                allowed[stream.name, spec.name], left = take, left - take
     for stream in streams:
         for spec in settings.queries:
             periods = stream.owed_periods(spec)
-            if left is not None:
-                periods, left = periods[:left], left - len(periods[:left])
+            if limits:
+                periods = periods[: allowed[stream.name, spec.name]]
             blocks.append((stream.name, spec, periods))
             suffix = "" if len(streams) == 1 else f" ({stream.name})"
             labels[stream.name, spec.name] = f"{spec.name}{suffix}"
