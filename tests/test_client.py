@@ -125,6 +125,20 @@ def test_a_real_validation_error_is_quoted_verbatim(make_emulator: Any) -> None:
     assert "query 'bad'" in str(caught.value)
 
 
+def test_a_day_after_clevertaps_today_gets_date_advice_not_query_advice(
+    make_emulator: Any,
+) -> None:
+    emulator = make_emulator(partial_share=0.0, today=DAY - datetime.timedelta(days=1))
+    with pytest.raises(QueryRejectedError) as caught:
+        client_for(emulator).count(REQUEST)
+    message = str(caught.value)
+    assert "[to date in the future]" in message  # CleverTap's words, quoted
+    assert "timezone" in message
+    assert "end_date" in message
+    assert "event_properties" not in message  # the query itself is fine
+    assert len(emulator.requests()) == 1
+
+
 @pytest.mark.parametrize(
     "kind", ["invalid_req_id_400", "error_processing_400", "invalid_query_400"]
 )
