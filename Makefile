@@ -7,17 +7,24 @@ STAMP := $(VENV)/.installed-stamp
 MELTANO_VENV := .venv-meltano
 MELTANO_STAMP := $(MELTANO_VENV)/.installed-stamp
 
-.PHONY: install test lint unit demo bench clean
+MELTANO_REQ := meltano==4.4.1
+# Pip constraints (every package pinned) for both venvs and for each loader of meltano.yml (its
+# pip_url passes its file with --constraint). `make lock` rewrites them; pyproject keeps ranges.
+DEV_LOCK := constraints/dev.txt
+MELTANO_LOCK := constraints/meltano.txt
 
-$(STAMP): pyproject.toml
+.PHONY: install test lint unit matrix lock demo bench clean
+
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c $(DEV_LOCK) --upgrade pip
+	$(BIN)/python -m pip install -q -c $(DEV_LOCK) -e '.[dev]'
 	touch $(STAMP)
 
-$(MELTANO_STAMP):
+$(MELTANO_STAMP): $(MELTANO_LOCK)
 	$(PYTHON) -m venv $(MELTANO_VENV)
-	$(MELTANO_VENV)/bin/python -m pip install -q 'meltano==4.4.1'
+	$(MELTANO_VENV)/bin/python -m pip install -q -c $(MELTANO_LOCK) --upgrade pip
+	$(MELTANO_VENV)/bin/python -m pip install -q -c $(MELTANO_LOCK) '$(MELTANO_REQ)'
 	touch $(MELTANO_STAMP)
 
 install: $(STAMP) $(MELTANO_STAMP)
@@ -31,6 +38,14 @@ unit: install
 	$(BIN)/pytest
 
 test: lint unit
+
+# The unit tests (not tests/e2e) on each Python version pyproject's classifiers claim (noxfile.py).
+matrix: $(STAMP)
+	$(BIN)/nox $(if $(ARGS),-- $(ARGS))
+
+# Re-resolve constraints/ (existing pins kept where still allowed; UPGRADE=1: newest allowed).
+lock: $(MELTANO_STAMP)
+	$(MELTANO_VENV)/bin/python scripts/lock.py --meltano '$(MELTANO_REQ)' $(if $(UPGRADE),--upgrade)
 
 .PHONY: readme dist
 # The editable install's metadata (what --about shows) carries the version: reinstall on a bump.
@@ -53,4 +68,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) output .meltano .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MELTANO_VENV) .nox output .meltano .mypy_cache .ruff_cache .pytest_cache
