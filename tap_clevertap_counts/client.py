@@ -9,17 +9,13 @@ the stop signal that makes every worker send nothing more once the run is failin
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import backoff
 from typing_extensions import override
 
 from .answers import Answer, Outcome
@@ -34,14 +30,20 @@ from .errors import (
     UnreachableError,
 )
 from .limiter import AdaptiveLimiter
+from .request import DEFAULT_MAX_TRIES, EVENTS_PATH, PROFILES_PATH, ClientSettings, CountRequest
 from .transport import Transport, UnsendableCredentialsError
 
 logger = logging.getLogger("tap_clevertap_counts.client")
 
-PROFILES_PATH = "/1/counts/profiles.json"
-EVENTS_PATH = "/1/counts/events.json"
-DEFAULT_MAX_TRIES = 10  # CleverTap's 429/503 come in bursts: at least 8 tries before giving up
 UNREACHABLE_TRIES = 3  # a host that never answered: a few quick tries, then say so
+__all__ = [
+    "DEFAULT_MAX_TRIES",
+    "EVENTS_PATH",
+    "PROFILES_PATH",
+    "CleverTapClient",
+    "ClientSettings",
+    "CountRequest",
+]
 
 
 @dataclass
@@ -50,57 +52,6 @@ class _Busy:
 
     since: float
     waits: Iterator[float]
-
-
-@dataclass(frozen=True)
-class CountRequest:
-    """One count: a query over one date range (a period)."""
-
-    query_name: str
-    event_name: str
-    event_properties: tuple[dict[str, Any], ...] | list[dict[str, Any]]
-    from_date: datetime.date
-    to_date: datetime.date
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "event_name": self.event_name,
-            "event_properties": list(self.event_properties),
-            "from": int(self.from_date.strftime("%Y%m%d")),
-            "to": int(self.to_date.strftime("%Y%m%d")),
-        }
-
-    def describe(self) -> str:
-        return f"query '{self.query_name}' ({self.from_date}..{self.to_date})"
-
-
-@dataclass
-class ClientSettings:
-    """Everything a client needs; the passcode is kept out of repr on purpose."""
-
-    base_url: str
-    account_id: str
-    passcode: str = field(repr=False)
-    request_timeout: float = 60.0
-    poll_interval: float = 30.0
-    poll_timeout: float = 3600.0
-    max_tries: int = DEFAULT_MAX_TRIES
-    path: str = PROFILES_PATH
-    busy_timeout: float = 7200.0
-
-    def backoff_waits(self) -> Iterator[float]:
-        """Waits between tries: exponential, with jitter, capped.
-
-        Measured in the poll interval's scale so that a time-scaled run (tests, demo, an
-        emulator) backs off in the same proportion as CleverTap's real 30 s: from 1 s up to
-        60 s between tries at the default interval.
-        """
-        first = min(1.0, self.poll_interval)
-        cap = min(60.0, max(1.0, 2 * self.poll_interval))
-        waits = backoff.expo(base=2, factor=first, max_value=cap)
-        next(waits)  # the generator's priming value
-        for wait in waits:
-            yield wait / 2 + random.uniform(0, wait / 2)
 
 
 class CleverTapClient:

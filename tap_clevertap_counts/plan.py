@@ -16,9 +16,9 @@ from typing import overload
 
 from typing_extensions import override
 
-from .client import CountRequest
 from .periods import Period
 from .queries import QuerySpec
+from .request import CountRequest
 
 BlockKey = tuple[str, str]  # (stream name, query name): one partition of one stream
 

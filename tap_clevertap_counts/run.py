@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Protocol
 
 from .client import CleverTapClient, ClientSettings
@@ -107,7 +107,7 @@ class Run:
         """Whether this run can still hand out `key`'s block (else the caller plans anew)."""
         return not self._abandoned and key in self._spans and key not in self._handed
 
-    def results(self, key: BlockKey) -> Iterator[tuple[Job, int]]:
+    def results(self, key: BlockKey) -> Generator[tuple[Job, int], None, None]:
         """The block's (job, count) pairs in period order; nothing for a block that owes none.
 
         The progress line advances once the caller has taken a result, which is when its

@@ -24,9 +24,9 @@ from singer_sdk.helpers import types
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from typing_extensions import override
 
-from .client import EVENTS_PATH, PROFILES_PATH
 from .periods import Period, periods_to_count
 from .plan import Job
+from .request import EVENTS_PATH, PROFILES_PATH
 from .settings import QuerySpec, Settings
 
 if TYPE_CHECKING:
