@@ -137,16 +137,39 @@ def test_the_github_workflow_is_pinned_and_read_only() -> None:
 # --- the built package -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
+def run_in(folder: Path, *command: str | Path, timeout: float = 120) -> str:
+    """Run a command outside the checkout and the test environment; its stdout."""
+    done = subprocess.run(
+        [str(part) for part in command],
         capture_output=True,
         text=True,
-        timeout=600,
-        check=True,
+        timeout=timeout,
+        env=CLEAN_ENV,
+        cwd=folder,
+        check=False,
     )
+    assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def clean_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtualenv of this Python with pip only (nothing from .venv or the checkout)."""
+    env_dir = tmp_path_factory.mktemp("clean") / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    return env_dir
+
+
+@pytest.fixture(scope="module")
+def wheel(clean_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built by pip through the PEP 517 backend in an isolated build environment
+    (what `python -m build` does for `make dist`; pip is in every venv, `build` is not)."""
+    out = tmp_path_factory.mktemp("dist")
+    pip = clean_venv / "bin" / "pip"
+    run_in(out, pip, "wheel", "-q", "--no-deps", "--wheel-dir", out, REPO, timeout=600)
     (built,) = out.glob("*.whl")
     return built
 
@@ -160,53 +183,24 @@ def test_the_wheel_holds_the_tap_the_emulator_and_the_license(wheel: Path) -> No
     assert wheel.name.startswith(f"tap_clevertap_counts-{tap_clevertap_counts.__version__}-")
 
 
-def test_the_wheel_installs_and_runs_in_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
-    """A new, empty virtualenv, the wheel and its dependencies from the index, nothing from
-    this checkout or .venv; then both commands."""
+def test_the_wheel_installs_and_runs_in_a_clean_venv(
+    clean_venv: Path, wheel: Path, tmp_path: Path
+) -> None:
+    """The wheel and its dependencies from the index into the clean venv; then both commands,
+    from the installed copy."""
     started = time.monotonic()
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    bin_dir = env_dir / "bin"
-    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-input", str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-        env=clean_env,
-        cwd=tmp_path,
+    bin_dir = clean_venv / "bin"
+    run_in(tmp_path, bin_dir / "pip", "install", "-q", "--no-input", wheel, timeout=600)
+    info = json.loads(
+        run_in(tmp_path, bin_dir / "tap-clevertap-counts", "--about", "--format=json")
     )
-    about_run = subprocess.run(
-        [str(bin_dir / "tap-clevertap-counts"), "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        env=clean_env,
-        cwd=tmp_path,
-    )
-    info = json.loads(about_run.stdout)
     assert info["name"] == DIST
     assert info["version"] == tap_clevertap_counts.__version__
-    emulator_help = subprocess.run(
-        [str(bin_dir / "clevertap-counts-emulator"), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        env=clean_env,
-        cwd=tmp_path,
+    assert "CleverTap" in run_in(tmp_path, bin_dir / "clevertap-counts-emulator", "--help")
+    where = run_in(
+        tmp_path, bin_dir / "python", "-c", "import tap_clevertap_counts as t; print(t.__file__)"
     )
-    assert "CleverTap" in emulator_help.stdout
-    where = subprocess.run(
-        [str(bin_dir / "python"), "-c", "import tap_clevertap_counts as t; print(t.__file__)"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=clean_env,
-        cwd=tmp_path,
-    ).stdout
-    assert Path(where.strip()).is_relative_to(env_dir)  # the installed copy, not the checkout
-    print(f"clean venv install and both commands: {time.monotonic() - started:.1f} s")
+    assert Path(where.strip()).is_relative_to(clean_venv)  # the installed copy, not the checkout
+    print(
+        f"wheel installed into a clean venv, both commands run: {time.monotonic() - started:.1f} s"
+    )
