@@ -63,6 +63,7 @@ class Loads:
     queries: list[dict[str, Any]]
     runs: list[Load]
     columns: dict[str, Column]
+    primary_key: list[str]
     conninfo: str
 
 
@@ -83,6 +84,18 @@ def read_columns(conninfo: str) -> dict[str, Column]:
             (SCHEMA, NAME),
         ).fetchall()
     return {name: Column(dt, udt, null == "YES") for name, dt, udt, null in fetched}
+
+
+def read_primary_key(conninfo: str) -> list[str]:
+    with psycopg.connect(conninfo) as con:
+        fetched = con.execute(
+            "SELECT k.column_name FROM information_schema.table_constraints c"
+            " JOIN information_schema.key_column_usage k USING (constraint_schema, constraint_name)"
+            " WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = %s"
+            " AND c.table_name = %s ORDER BY k.ordinal_position",
+            (SCHEMA, NAME),
+        ).fetchall()
+    return [name for (name,) in fetched]
 
 
 def expected(queries: list[dict[str, Any]], end: datetime.date) -> set[Period]:
@@ -138,7 +151,7 @@ def loads(
         "TAP_CLEVERTAP_COUNTS_POLL_INTERVAL_SECONDS": "0.01",
     }
     queries: list[dict[str, Any]] = meltano_project.dump_config(env)["queries"]
-    result = Loads(queries, [], {}, server.conninfo)
+    result = Loads(queries, [], {}, [], server.conninfo)
 
     def run(emulator: Emulator, end: datetime.date, **extra: str) -> None:
         before = len(emulator.requests())
@@ -171,6 +184,7 @@ def loads(
     finally:
         late.stop()
     result.columns = read_columns(server.conninfo)
+    result.primary_key = read_primary_key(server.conninfo)
     return result
 
 
@@ -237,6 +251,7 @@ def test_column_types(loads: Loads) -> None:
         "from_date",
         "to_date",
     }, "exactly the key properties are NOT NULL"
+    assert loads.primary_key == ["query_name", "from_date", "to_date"]
     assert cols["_sdc_batched_at"].data_type == "timestamp without time zone"
 
 
