@@ -92,9 +92,12 @@ def test_an_abandoned_sync_stops_its_workers(make_emulator: Any) -> None:
     assert first["to_date"] == "2024-01-01"
     records.close()
     settled = len(emulator.requests())
+    submitted = len([e for e in emulator.requests() if e["kind"] == "submit"])
     time.sleep(0.3)
     assert len(emulator.requests()) <= settled + 3  # at most the polls already under way
-    assert len([e for e in emulator.requests() if e["kind"] == "submit"]) <= 6
+    # no job starts after the close (how many ran ahead before it depends on the machine)
+    assert len([e for e in emulator.requests() if e["kind"] == "submit"]) <= submitted + 3
+    assert submitted < 3 * 31  # and the run never got near the whole backfill of pizza
 
 
 def test_cli_errors_are_one_line_without_traceback(emulator: Emulator, tmp_path: Path) -> None:
