@@ -34,6 +34,17 @@ class ApiView:
     jobs_submitted: int  # distinct jobs with at least one accepted (not 429) submit
     max_accepted_submits_per_job: int  # 1 when nothing was submitted twice
     jobs_by_endpoint: dict[str, int] = field(default_factory=dict)  # answered, by path
+    # Each answered job's time at the API, its accepted submit's arrival to the arrival of the
+    # request that got its count: the slot-seconds the account was busy with it.
+    busy_seconds: float = 0.0
+
+    @property
+    def mean_job_seconds(self) -> float:
+        return self.busy_seconds / self.jobs_answered if self.jobs_answered else 0.0
+
+    def occupancy(self, slots: int) -> float:
+        """The share of the slots' time, over the API time, that jobs held them."""
+        return self.busy_seconds / (slots * self.api_seconds) if self.api_seconds else 0.0
 
     @property
     def requests_per_job(self) -> float:
@@ -60,11 +71,14 @@ def api_view(entries: list[dict[str, Any]]) -> ApiView:
     accepted_submits: Counter[str] = Counter()
     job_of_req: dict[int, str] = {}
     answered: set[str] = set()
+    submitted_at: dict[str, float] = {}
+    busy = 0.0
     for entry in entries:
         if entry["kind"] == "submit":
             key = _job_key(entry)
             if entry["status"] != 429:
                 accepted_submits[key] += 1
+                submitted_at[key] = float(entry["t"])
         else:
             key = job_of_req.get(entry["req_id"], f"unknown req_id {entry['req_id']}")
         per_job[key] += 1
@@ -75,6 +89,7 @@ def api_view(entries: list[dict[str, Any]]) -> ApiView:
             job_of_req[int(answer["req_id"])] = key
         if isinstance(answer, dict) and answer.get("status") == "success":
             answered.add(key)
+            busy += float(entry["t"]) - submitted_at.get(key, float(entry["t"]))
     times = [float(entry["t"]) for entry in entries]
     return ApiView(
         requests=len(entries),
@@ -90,6 +105,7 @@ def api_view(entries: list[dict[str, Any]]) -> ApiView:
         jobs_submitted=len(accepted_submits),
         max_accepted_submits_per_job=max(accepted_submits.values(), default=0),
         jobs_by_endpoint=dict(Counter(key.split(" ", 1)[0] for key in answered)),
+        busy_seconds=busy,
     )
 
 

@@ -17,6 +17,7 @@ from benchmarks.suite import (
     Check,
     Results,
     bound,
+    slots,
 )
 
 COMMAND = "make bench  # = .venv/bin/python benchmarks/run.py"
@@ -76,6 +77,8 @@ def _backfill_row(label: str, outcome: Outcome, one: Outcome) -> str:
             f"{limit:.2f}",
             f"{100 * limit / api.api_seconds:.1f} %",
             f"{100 * limit / tap.wall_seconds:.1f} %",
+            f"{api.mean_job_seconds:.3f}",
+            f"{100 * api.occupancy(slots(outcome)):.1f} %",
             f"{one.tap.wall_seconds / tap.wall_seconds:.2f}x"
             if api.jobs_answered == one.api.jobs_answered
             else "-",
@@ -104,6 +107,8 @@ def backfill_table(results: Results) -> list[str]:
                 "bound s",
                 "bound / API time",
                 "bound / wall",
+                "job time at the API s (mean)",
+                "slots held (of API time)",
                 "speedup over 1 (wall)",
                 "requests / job (worst job)",
                 "429s (% of requests)",
@@ -112,7 +117,7 @@ def backfill_table(results: Results) -> list[str]:
                 "load (1 min) at start",
             ]
         ),
-        _row(["---:"] * 13),
+        _row(["---:"] * 15),
     ]
     for concurrency, outcome in results.backfills.items():
         lines.append(_backfill_row(str(concurrency), outcome, one))
@@ -259,7 +264,13 @@ def render(results: Results, checks: list[Check], *, load_before: str, revision_
         "intervals, the least any polling client can take. Requests per job (mean, and the "
         "worst single job), 429s and the peak of slots held (as logged on each arrival, refused "
         "arrivals included) are counted in the emulator's log. Peak RSS: the tap process's own "
-        "`ru_maxrss` from `wait4`.",
+        "`ru_maxrss` from `wait4`. Job time at the API: a job's accepted submit's arrival to "
+        "the arrival of the poll that got its count (the emulator's job time, plus what "
+        "its answers and the tap's next poll took); slots held: those job times summed over "
+        "min(asked, 3) x API time. A run can miss the bound because its slots stood idle (the "
+        "tap's doing: slots held falls) or because every job took longer than "
+        f"{JOB_SECONDS:g} s at the API (a loaded machine slows the emulator's answers and the "
+        "tap's polls alike: job time rises, slots held does not fall).",
         f"- The {results.long_factor}x longer backfill is the same workload over "
         f"{results.long_factor}x the days; the instant runs answer every query `success` at "
         "once, so they measure the tap's own per-job cost. CPU: the tap process's user + "

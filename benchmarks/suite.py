@@ -29,10 +29,14 @@ PARTIAL = EmulatorSettings(
 INSTANT = EmulatorSettings(partial_share=0.0, job_seconds=0.0, concurrency_limit=ACCOUNT_LIMIT)
 
 
+def slots(outcome: Outcome) -> int:
+    """The account's slots this run can use: what it asks for, up to the limit."""
+    return min(outcome.scenario.max_concurrent, ACCOUNT_LIMIT)
+
+
 def bound(outcome: Outcome) -> float:
     """The least time any polling client needs for this run's jobs at its concurrency."""
-    slots = min(outcome.scenario.max_concurrent, ACCOUNT_LIMIT)
-    return lower_bound(outcome.api.jobs_answered, slots, JOB_SECONDS, POLL_INTERVAL)
+    return lower_bound(outcome.api.jobs_answered, slots(outcome), JOB_SECONDS, POLL_INTERVAL)
 
 
 @dataclass
@@ -129,7 +133,8 @@ def checks(results: Results) -> list[Check]:
     found.append(
         Check(
             f">= 95 % of the bound at the account limit ({ACCOUNT_LIMIT})",
-            f"{100 * ratio:.1f} % of API time, {100 * wall_ratio:.1f} % of process wall",
+            f"{100 * ratio:.1f} % of API time, {100 * wall_ratio:.1f} % of process wall; "
+            f"{_held(at_limit)}",
             min(ratio, wall_ratio) >= BOUND_SHARE,
         )
     )
@@ -217,6 +222,14 @@ def checks(results: Results) -> list[Check]:
     return found
 
 
+def _held(outcome: Outcome) -> str:
+    api = outcome.api
+    return (
+        f"slots held {100 * api.occupancy(slots(outcome)):.1f} % of API time, mean job time "
+        f"at the API {api.mean_job_seconds:.3f} s (emulator's {JOB_SECONDS:g} s)"
+    )
+
+
 def _output_checks(results: Results) -> list[Check]:
     few, many = (results.output[count] for count in OUTPUT_QUERIES)
     found = []
@@ -248,7 +261,7 @@ def _both_streams_checks(both: Outcome) -> list[Check]:
             f">= 95 % of the bound with {streams} selected ({both.scenario.jobs} jobs sharing "
             f"the limit of {ACCOUNT_LIMIT})",
             f"{100 * ratio:.1f} % of API time, {100 * wall_ratio:.1f} % of process wall "
-            f"(bound {limit:.2f} s)",
+            f"(bound {limit:.2f} s); {_held(both)}",
             min(ratio, wall_ratio) >= BOUND_SHARE,
         ),
         Check(
