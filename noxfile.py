@@ -5,8 +5,9 @@ prints (singer-sdk reads them), so a version is claimed exactly when it is teste
 Interpreters: `python3.X` on the PATH; pyenv's installs (~/.pyenv/versions/3.X.*) are put first,
 because pyenv's shims exist for every version but only run the selected ones. A missing
 interpreter is skipped locally and fails under CI (nox's default when CI is set).
-Each session installs the package (editable: the tests and the CLI they start run the checkout)
-with pytest, pinned by constraints/dev.txt.
+Each session installs the package with its dev extra as `make install` does for .venv (editable:
+the tests and the CLI they start run the checkout; the packaging tests need build and twine),
+pinned by constraints/dev.txt.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ nox.options.sessions = ["unit"]
 def unit(session: nox.Session) -> None:
     """The unit tests; extra arguments go to pytest (`make matrix ARGS='-k limiter'`)."""
     constraints = ["--constraint", str(ROOT / "constraints" / "dev.txt")]
-    session.install(*constraints, "-e", str(ROOT), "pytest", "pytest-timeout")
+    session.install(*constraints, "-e", f"{ROOT}[dev]")
     session.run(
         "python",
         "-m",
