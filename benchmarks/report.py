@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import platform
 import subprocess
@@ -59,6 +60,26 @@ def revision() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return done.stdout.strip() + (" (tap code modified)" if dirty.stdout.strip() else "")
+
+
+def tap_code() -> str:
+    """What identifies the tap's code: its tree at HEAD and any uncommitted change to it."""
+    try:
+        tree = subprocess.run(
+            ["git", "rev-parse", "HEAD:tap_clevertap_counts"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        diff = subprocess.run(
+            ["git", "diff", "HEAD", "--", "tap_clevertap_counts"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return tree.stdout.strip() + " " + hashlib.sha1(diff.stdout.encode()).hexdigest()
 
 
 def _row(cells: list[str]) -> str:
@@ -234,14 +255,27 @@ def load() -> str:
         return "unknown"
 
 
-def render(results: Results, checks: list[Check], *, load_before: str, revision_before: str) -> str:
+def render(
+    results: Results,
+    checks: list[Check],
+    *,
+    load_before: str,
+    revision_before: str,
+    tap_code_before: str | None = None,
+) -> str:
     revision_after = revision()
-    revisions = (
-        revision_before
-        if revision_after == revision_before
-        else f"{revision_before} at the start, {revision_after} at the end (the tap is installed "
-        "editable: code changed while the runs went on)"
-    )
+    if revision_after == revision_before:
+        revisions = revision_before
+    elif tap_code_before is not None and tap_code_before == tap_code() != "unknown":
+        revisions = (
+            f"{revision_before} at the start, {revision_after} at the end (commits outside "
+            "tap_clevertap_counts/ only: the tap's code was the same throughout)"
+        )
+    else:
+        revisions = (
+            f"{revision_before} at the start, {revision_after} at the end (the tap is installed "
+            "editable: its code changed while the runs went on)"
+        )
     at_limit = results.backfills[ACCOUNT_LIMIT]
     jobs = at_limit.scenario.jobs
     lines = [

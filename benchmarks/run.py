@@ -31,12 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave the file")
     args = parser.parse_args(argv)
     load_before, revision_before = report.load(), report.revision()
+    tap_code_before = report.tap_code()
     with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
         results = suite.run_suite(
             pathlib.Path(workdir), args.days, args.long_factor, lambda line: print(line, flush=True)
         )
     checks = suite.checks(results)
-    text = report.render(results, checks, load_before=load_before, revision_before=revision_before)
+    text = report.render(
+        results,
+        checks,
+        load_before=load_before,
+        revision_before=revision_before,
+        tap_code_before=tap_code_before,
+    )
     print()
     print(text)
     if not args.no_write:
