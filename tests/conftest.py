@@ -56,6 +56,19 @@ CONTRACT_SETTINGS = frozenset(
 SECRETS = {DEMO_PASSCODE}  # every passcode a test uses is added here by the runners below
 
 
+def about() -> dict[str, Any]:
+    """What the installed command says of itself (`--about --format=json`)."""
+    done = subprocess.run(
+        [*TAP_COMMAND, "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    info: dict[str, Any] = json.loads(done.stdout)
+    return info
+
+
 def assert_no_secret(text: str, where: str) -> None:
     for secret in SECRETS:
         assert secret not in text, f"a passcode leaked into {where}"

@@ -17,19 +17,17 @@ import yaml
 
 from tap_clevertap_counts.emulator import Emulator
 
-from .conftest import PIZZA, REPO, TAP_COMMAND, TapRun, assert_exact, bookmarks, run_cli, tap_config
-
-
-def about() -> dict[str, Any]:
-    done = subprocess.run(
-        [*TAP_COMMAND, "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    info: dict[str, Any] = json.loads(done.stdout)
-    return info
+from .conftest import (
+    PIZZA,
+    REPO,
+    TAP_COMMAND,
+    TapRun,
+    about,
+    assert_exact,
+    bookmarks,
+    run_cli,
+    tap_config,
+)
 
 
 def test_meltano_yml_declares_exactly_the_capabilities_of_about() -> None:

@@ -22,21 +22,9 @@ import yaml
 
 import tap_clevertap_counts
 
-from .conftest import REPO, TAP_COMMAND
+from .conftest import REPO, about
 
 DIST = "tap-clevertap-counts"
-
-
-def about() -> dict[str, Any]:
-    done = subprocess.run(
-        [*TAP_COMMAND, "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    info: dict[str, Any] = json.loads(done.stdout)
-    return info
 
 
 def pyproject() -> dict[str, Any]:
