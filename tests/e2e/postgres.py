@@ -27,7 +27,8 @@ def find_bindir() -> pathlib.Path | None:
     """The directory holding initdb, pg_ctl and postgres, or None."""
     override = os.environ.get("PG_BINDIR")
     if override:
-        return pathlib.Path(override)
+        bindir = pathlib.Path(override)
+        return bindir if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists() else None
     candidates = sorted(
         pathlib.Path("/usr/lib/postgresql").glob("*/bin"),
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
