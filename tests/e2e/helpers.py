@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from tap_clevertap_counts.emulator import Emulator
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MELTANO = REPO / ".venv-meltano" / "bin" / "meltano"
 TAP = "tap-clevertap-counts"
@@ -225,3 +227,60 @@ def submits(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def ymd(value: object) -> datetime.date:
     return datetime.datetime.strptime(str(value), "%Y%m%d").date()
+
+
+Period = tuple[str, datetime.date, datetime.date]
+
+
+def expected(
+    queries: list[dict[str, Any]], start: datetime.date, end: datetime.date
+) -> set[Period]:
+    """Every (query, period) owed from `start` to `end`, by the e2e tests' own arithmetic."""
+    return {
+        (q["name"], a, b)
+        for q in queries
+        for a, b in periods(q.get("granularity", "day"), start, end)
+    }
+
+
+def asked_periods(queries: list[dict[str, Any]], requests: list[dict[str, Any]]) -> list[Period]:
+    """The (query, from, to) of every submit, the query found by its event and filters."""
+    by_def = {
+        json.dumps([q["event_name"], q.get("event_properties", [])], sort_keys=True): q["name"]
+        for q in queries
+    }
+    assert len(by_def) == len(queries), "the dev queries must differ in event or filters"
+    found = []
+    for body in submits(requests):
+        key = json.dumps([body["event_name"], body.get("event_properties", [])], sort_keys=True)
+        found.append((by_def[key], ymd(body["from"]), ymd(body["to"])))
+    return found
+
+
+def ground_truth(
+    emulator: Emulator, queries: list[dict[str, Any]], wanted: set[Period]
+) -> dict[Period, int]:
+    by_name = {q["name"]: q for q in queries}
+    return {
+        (name, a, b): emulator.store.count_profiles(
+            by_name[name]["event_name"], by_name[name].get("event_properties", []), a, b
+        )
+        for name, a, b in wanted
+    }
+
+
+def assert_table(rows: list[Row], truth: dict[Period, int], queries: list[dict[str, Any]]) -> None:
+    """Exactly one row per (query, period) of `truth`, with its count and the query's fields."""
+    keys = [r.period for r in rows]
+    assert len(keys) == len(set(keys)), "duplicate (query, period) rows"
+    assert set(keys) == set(truth), (
+        f"missing {sorted(set(truth) - set(keys))[:5]}, extra {sorted(set(keys) - set(truth))[:5]}"
+    )
+    wrong = {r.period: (r.count, truth[r.period]) for r in rows if r.count != truth[r.period]}
+    assert not wrong, f"counts differ from the emulator's ground truth: {wrong}"
+    by_name = {q["name"]: q for q in queries}
+    for row in rows:
+        query = by_name[row.query_name]
+        assert row.event_name == query["event_name"]
+        assert row.event_properties == query.get("event_properties", [])
+        assert row.granularity == query.get("granularity", "day")

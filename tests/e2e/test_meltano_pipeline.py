@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 from typing import Any
 
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator, EmulatorConfig
-from tests.e2e.helpers import TAP, Project, Row, periods, read_rows, run_pipeline, submits, ymd
+from tests.e2e.helpers import (
+    TAP,
+    Period,
+    Project,
+    Row,
+    asked_periods,
+    assert_table,
+    expected,
+    ground_truth,
+    read_rows,
+    run_pipeline,
+)
 
 START = datetime.date(2025, 1, 1)
 TODAY1 = datetime.date(2025, 2, 12)
@@ -27,8 +37,6 @@ END2 = TODAY2 - datetime.timedelta(days=1)
 LOOKBACK = 3
 JOB = "clevertap-to-duckdb"
 
-Period = tuple[str, datetime.date, datetime.date]
-
 
 @dataclasses.dataclass
 class Runs:
@@ -36,40 +44,6 @@ class Runs:
     rows: list[list[Row]]
     asked: list[list[Period]]
     truth: list[dict[Period, int]]
-
-
-def expected(queries: list[dict[str, Any]], end: datetime.date) -> set[Period]:
-    return {
-        (q["name"], a, b)
-        for q in queries
-        for a, b in periods(q.get("granularity", "day"), START, end)
-    }
-
-
-def asked_periods(queries: list[dict[str, Any]], requests: list[dict[str, Any]]) -> list[Period]:
-    """The (query, from, to) of every submit, the query found by its event and filters."""
-    by_def = {
-        json.dumps([q["event_name"], q.get("event_properties", [])], sort_keys=True): q["name"]
-        for q in queries
-    }
-    assert len(by_def) == len(queries), "the dev queries must differ in event or filters"
-    found = []
-    for body in submits(requests):
-        key = json.dumps([body["event_name"], body.get("event_properties", [])], sort_keys=True)
-        found.append((by_def[key], ymd(body["from"]), ymd(body["to"])))
-    return found
-
-
-def ground_truth(
-    emulator: Emulator, queries: list[dict[str, Any]], wanted: set[Period]
-) -> dict[Period, int]:
-    by_name = {q["name"]: q for q in queries}
-    return {
-        (name, a, b): emulator.store.count_profiles(
-            by_name[name]["event_name"], by_name[name].get("event_properties", []), a, b
-        )
-        for name, a, b in wanted
-    }
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +70,7 @@ def runs(meltano_project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
         run_pipeline(meltano_project, run_env, blocks or (TAP, "target-duckdb"))
         result.rows.append(read_rows(db))
         result.asked.append(asked_periods(queries, emulator.requests()[before:]))
-        result.truth.append(ground_truth(emulator, queries, expected(queries, end)))
+        result.truth.append(ground_truth(emulator, queries, expected(queries, START, end)))
 
     emulator = Emulator(EmulatorConfig(today=TODAY1, job_seconds=0.01, partial_share=0.5))
     emulator.start()
@@ -114,23 +88,6 @@ def runs(meltano_project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     finally:
         late.stop()
     return result
-
-
-def assert_table(rows: list[Row], truth: dict[Period, int], queries: list[dict[str, Any]]) -> None:
-    """Exactly one row per (query, period) of `truth`, with its count and the query's fields."""
-    keys = [r.period for r in rows]
-    assert len(keys) == len(set(keys)), "duplicate (query, period) rows"
-    assert set(keys) == set(truth), (
-        f"missing {sorted(set(truth) - set(keys))[:5]}, extra {sorted(set(keys) - set(truth))[:5]}"
-    )
-    wrong = {r.period: (r.count, truth[r.period]) for r in rows if r.count != truth[r.period]}
-    assert not wrong, f"counts differ from the emulator's ground truth: {wrong}"
-    by_name = {q["name"]: q for q in queries}
-    for row in rows:
-        query = by_name[row.query_name]
-        assert row.event_name == query["event_name"]
-        assert row.event_properties == query.get("event_properties", [])
-        assert row.granularity == query.get("granularity", "day")
 
 
 def test_dev_queries_cover_day_week_and_month(runs: Runs) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 from typing import Any
 
 import psycopg
@@ -23,13 +22,15 @@ from tests.e2e.helpers import (
     REPO,
     TABLE,
     TAP,
+    Period,
     Project,
     Row,
+    asked_periods,
+    assert_table,
+    expected,
+    ground_truth,
     load_yaml,
-    periods,
     run_pipeline,
-    submits,
-    ymd,
 )
 from tests.e2e.postgres import PostgresServer
 
@@ -40,8 +41,6 @@ TODAY2 = datetime.date(2025, 3, 5)
 END2 = TODAY2 - datetime.timedelta(days=1)
 LOOKBACK = 3
 SCHEMA, NAME = TABLE.split(".")
-
-Period = tuple[str, datetime.date, datetime.date]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,40 +97,6 @@ def read_primary_key(conninfo: str) -> list[str]:
     return [name for (name,) in fetched]
 
 
-def expected(queries: list[dict[str, Any]], end: datetime.date) -> set[Period]:
-    return {
-        (q["name"], a, b)
-        for q in queries
-        for a, b in periods(q.get("granularity", "day"), START, end)
-    }
-
-
-def asked_periods(queries: list[dict[str, Any]], requests: list[dict[str, Any]]) -> list[Period]:
-    """The (query, from, to) of every submit, the query found by its event and filters."""
-    by_def = {
-        json.dumps([q["event_name"], q.get("event_properties", [])], sort_keys=True): q["name"]
-        for q in queries
-    }
-    assert len(by_def) == len(queries), "the dev queries must differ in event or filters"
-    found = []
-    for body in submits(requests):
-        key = json.dumps([body["event_name"], body.get("event_properties", [])], sort_keys=True)
-        found.append((by_def[key], ymd(body["from"]), ymd(body["to"])))
-    return found
-
-
-def ground_truth(
-    emulator: Emulator, queries: list[dict[str, Any]], wanted: set[Period]
-) -> dict[Period, int]:
-    by_name = {q["name"]: q for q in queries}
-    return {
-        (name, a, b): emulator.store.count_profiles(
-            by_name[name]["event_name"], by_name[name].get("event_properties", []), a, b
-        )
-        for name, a, b in wanted
-    }
-
-
 @pytest.fixture(scope="module")
 def loads(
     meltano_project: Project,
@@ -166,7 +131,7 @@ def loads(
             Load(
                 read_rows(server.conninfo),
                 asked_periods(queries, emulator.requests()[before:]),
-                ground_truth(emulator, queries, expected(queries, end)),
+                ground_truth(emulator, queries, expected(queries, START, end)),
             )
         )
 
@@ -186,23 +151,6 @@ def loads(
     result.columns = read_columns(server.conninfo)
     result.primary_key = read_primary_key(server.conninfo)
     return result
-
-
-def assert_table(rows: list[Row], truth: dict[Period, int], queries: list[dict[str, Any]]) -> None:
-    """Exactly one row per (query, period) of `truth`, with its count and the query's fields."""
-    keys = [r.period for r in rows]
-    assert len(keys) == len(set(keys)), "duplicate (query, period) rows"
-    assert set(keys) == set(truth), (
-        f"missing {sorted(set(truth) - set(keys))[:5]}, extra {sorted(set(keys) - set(truth))[:5]}"
-    )
-    wrong = {r.period: (r.count, truth[r.period]) for r in rows if r.count != truth[r.period]}
-    assert not wrong, f"counts differ from the emulator's ground truth: {wrong}"
-    by_name = {q["name"]: q for q in queries}
-    for row in rows:
-        query = by_name[row.query_name]
-        assert row.event_name == query["event_name"]
-        assert row.event_properties == query.get("event_properties", [])
-        assert row.granularity == query.get("granularity", "day")
 
 
 def test_first_run_loads_one_row_per_period_with_exact_counts(loads: Loads) -> None:
