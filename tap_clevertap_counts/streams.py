@@ -211,7 +211,7 @@ class ProfileCountsStream(Stream):
             state[FINGERPRINT_KEY] = spec.fingerprint
         self._since_state += 1
         now = time.monotonic()
-        if self._since_state >= self._state_every() or now - self._last_state >= (
+        if self._since_state >= self._state_every or now - self._last_state >= (
             STATE_EVERY_SECONDS
         ):
             self._write_state_message()
@@ -222,9 +222,11 @@ class ProfileCountsStream(Stream):
         self._since_state = 0
         self._last_state = time.monotonic()
 
+    @functools.cached_property
     def _state_every(self) -> int:
         """Records between STATEs: at least as many as the state has partitions, so that the
-        bytes of STATE per record stay flat however many queries there are."""
+        bytes of STATE per record stay flat however many queries there are. Read at the first
+        record, once the run's plan has made every partition; not again per record."""
         bookmarks = self.tap_state.get("bookmarks", {})
         partitions = sum(len(entry.get("partitions", ())) for entry in bookmarks.values())
         return max(STATE_EVERY_RECORDS, partitions)
