@@ -5,9 +5,11 @@ Each configured query is a partition keyed by its name; its state holds the last
 emitted and the query's fingerprint. Counting is the run's job (`run.py`): on the first record
 asked for, every selected stream's owed periods are planned once and counted together within the
 account's limit, and each stream takes its results partition by partition, in order. A bookmark
-therefore only passes periods whose records are out. STATE goes out every so many records or
-seconds rather than after each record, so output stays linear in the work however many queries
-there are; a killed run counts again at most what the last STATE did not cover.
+therefore only passes periods whose records are out (in BATCH mode: whose batch file was
+announced). STATE goes out every so many records (at least one per partition), or every
+`STATE_EVERY_SECONDS` (2 minutes) while records trickle, rather than after each record: a
+killed run counts again at most what the last STATE did not cover, and the bytes of STATE per
+record stay flat however many queries there are.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 from singer_sdk import typing as th
+from singer_sdk.batch import Batcher
 from singer_sdk.helpers import types
+from singer_sdk.helpers._batch import BatchConfig
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from typing_extensions import override
 
+from .messages import guarded_writer
 from .periods import Period, periods_to_count
 from .plan import Job
 from .request import EVENTS_PATH, PROFILES_PATH
@@ -34,7 +40,11 @@ if TYPE_CHECKING:
 
 FINGERPRINT_KEY = "query_fingerprint"
 STATE_EVERY_RECORDS = 10  # at least; more when the state itself is larger (many queries)
-STATE_EVERY_SECONDS = 5.0  # slow real runs: a STATE at least this often while records flow
+# Slow answers (CleverTap's 30 s polls): a STATE at least this often while records flow, so a
+# kill costs at most this much counting again. Minutes, not seconds: each STATE is the whole
+# state (a partition per query), and a STATE every few seconds would cost more bytes per record
+# the more queries there are.
+STATE_EVERY_SECONDS = 120.0
 
 
 def read_bookmark(value: Any) -> datetime.date | None:
@@ -85,6 +95,10 @@ class ProfileCountsStream(Stream):
         self._emitted: dict[str, str] = {}  # query -> to_date of the record just emitted
         self._since_state = 0
         self._last_state = time.monotonic()
+        # BATCH mode: records read but in no announced batch file yet, with their periods
+        self._batch_config: BatchConfig | None = None
+        self._batch_counter: metrics.Counter | None = None
+        self._unannounced: list[tuple[types.Record, str, str]] = []
 
     @property
     def settings(self) -> Settings:
@@ -195,24 +209,33 @@ class ProfileCountsStream(Stream):
         The SDK's own increment either refuses a period before the bookmark (is_sorted) or
         moves the bookmark back to it; neither is right for a lookback re-count. The period
         comes from what `get_records` emitted, not from the record: a catalog or a map may
-        have dropped `to_date` from it.
+        have dropped `to_date` from it. In BATCH mode the record is only in memory yet: its
+        bookmark waits until the batch file holding it is announced (`announce_batch`).
         """
         if context is None:
             return
         name = context["query_name"]
+        if self._batch_config is not None:
+            self._unannounced.append((latest_record, name, self._emitted[name]))
+            return
+        self._advance(name, self._emitted[name])
+        self._since_state += 1
+        self._pace()
+
+    def _advance(self, name: str, to_date: str) -> None:
+        """Set query `name`'s bookmark to `to_date` unless it is already later."""
         spec = self._specs[name]
-        state = self.get_context_state(context)
-        new_value = self._emitted[name]
+        state = self.get_context_state({"query_name": name})
         current = read_bookmark(state.get("replication_key_value"))
         changed = state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint
-        if changed or current is None or new_value > current.isoformat():
+        if changed or current is None or to_date > current.isoformat():
             state["replication_key"] = self.replication_key
-            state["replication_key_value"] = new_value
+            state["replication_key_value"] = to_date
             state[FINGERPRINT_KEY] = spec.fingerprint
-        self._since_state += 1
-        now = time.monotonic()
-        if self._since_state >= self._state_every or now - self._last_state >= (
-            STATE_EVERY_SECONDS
+
+    def _pace(self) -> None:
+        if self._since_state >= self._state_every or (
+            time.monotonic() - self._last_state >= STATE_EVERY_SECONDS
         ):
             self._write_state_message()
 
@@ -230,6 +253,69 @@ class ProfileCountsStream(Stream):
         bookmarks = self.tap_state.get("bookmarks", {})
         partitions = sum(len(entry.get("partitions", ())) for entry in bookmarks.values())
         return max(STATE_EVERY_RECORDS, partitions)
+
+    # --- BATCH mode ------------------------------------------------------------------------
+
+    @override
+    def _sync_batches(
+        self, batch_config: BatchConfig, context: types.Context | None = None
+    ) -> None:
+        """Batch files of `batch_size` records, each announced before its bookmarks move.
+
+        The SDK's version moves bookmarks as records are read and writes a file only once it
+        is full, so a STATE (paced, or the one written on SIGTERM) could pass periods whose
+        records were in no announced file: lost on resume. Here the records wait in
+        `_unannounced` with their periods, and only `announce_batch` moves bookmarks.
+        """
+        self._batch_config = batch_config
+        try:
+            with self.get_batch_counter() as counter:
+                self._batch_counter = counter
+                for _ in self._sync_records(context, write_messages=False):
+                    if len(self._unannounced) >= batch_config.batch_size:
+                        self.announce_batch()
+                self.announce_batch()
+        finally:
+            self._batch_config = None
+            self._batch_counter = None
+
+    def announce_batch(self) -> None:
+        """Write the records read but not yet announced to a batch file, send its BATCH
+        message, then move their bookmarks; STATE follows at the usual pace.
+
+        Also called by the tap on SIGTERM/SIGINT, before its final STATE. The whole step runs
+        inside the writer's guard: a signal arriving midway is handled once it is done.
+        """
+        config = self._batch_config
+        if config is None or not self._unannounced:
+            return
+        with guarded_writer(self._tap.message_writer).guard:
+            chunk = list(self._unannounced)
+            batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=config)
+            for manifest in batcher.get_batches(records=iter([entry[0] for entry in chunk])):
+                self._write_batch_message(encoding=config.encoding, manifest=manifest)
+                if self._batch_counter is not None:
+                    self._batch_counter.increment()
+            for _, name, to_date in chunk:
+                self._advance(name, to_date)
+            del self._unannounced[: len(chunk)]
+            self._since_state += len(chunk)
+        self._pace()
+
+    # --- selection -------------------------------------------------------------------------
+
+    @override
+    def _write_schema_message(self) -> None:
+        """Send the SCHEMA of the properties selected now, not when the tap was built.
+
+        The SDK's mapper takes each stream's selected properties once, at start; a stream
+        selected afterwards (`--test` and the SDK's standard tests force every stream on,
+        `event_counts` is off by default) would send a SCHEMA with no properties.
+        """
+        schema = get_selected_schema(self.name, self.effective_schema, self.mask)
+        self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
+        self._stream_maps = None  # taken again from the mapper
+        super()._write_schema_message()
 
 
 class EventCountsStream(ProfileCountsStream):

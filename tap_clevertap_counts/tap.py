@@ -6,6 +6,8 @@ enforces it (see there why the SDK's schema validation is not used for the tap's
 
 from __future__ import annotations
 
+import functools
+import signal
 from types import FrameType
 from typing import Any, ClassVar
 
@@ -16,6 +18,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from typing_extensions import override
 
 from .errors import ConfigError
+from .messages import ConfirmingStateWriter, GuardedWriter, guarded_writer
 from .periods import GRANULARITY_PATTERN
 from .queries import OPERATORS
 from .run import Run, plan_run
@@ -181,7 +184,15 @@ class TapClevertapCounts(Tap):
         additional_properties=False,
     ).to_dict()
 
+    message_writer_class = GuardedWriter
+
     _settings: Settings | None = None
+    _terminating = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # a STATE after the last record even when no bookmark moved (see `messages`)
+        self._state_writer = ConfirmingStateWriter(guarded_writer(self.message_writer))
 
     @property
     def settings(self) -> Settings:
@@ -231,15 +242,31 @@ class TapClevertapCounts(Tap):
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """Write the state as the SDK does, but exit 128 + signal, not 0.
+        """Announce what is read, write the state, and exit 128 + signal, not 0.
 
-        A run stopped by SIGTERM did not finish: an orchestrator that timed it out must not
-        see success. The state written is valid to resume from.
+        A run stopped by SIGTERM or SIGINT did not finish: an orchestrator that timed it out
+        must not see success. In BATCH mode the records read but in no announced file yet go
+        out in one last batch first, so the final STATE covers them. A signal arriving in the
+        middle of a message or a batch is handled once that is written (see `messages`).
         """
-        try:
-            super()._handle_termination(signum, frame)
-        except SystemExit:
-            raise SystemExit(128 + signum) from None
+        if self._terminating:
+            return
+        guard = guarded_writer(self.message_writer).guard
+        if guard.busy:
+            guard.hold(functools.partial(self._terminate, signum))
+            return
+        self._terminate(signum)
+
+    def _terminate(self, signum: int) -> None:
+        self._terminating = True
+        for stream in (self._streams or {}).values():
+            if isinstance(stream, ProfileCountsStream):
+                stream.announce_batch()
+        self._state_writer.write_state(self.state)
+        self.logger.info(
+            "stopped by %s: the last STATE covers every record sent", signal.Signals(signum).name
+        )
+        raise SystemExit(128 + signum)
 
     @override
     def discover_streams(self) -> list[ProfileCountsStream]:

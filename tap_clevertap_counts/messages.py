@@ -1,0 +1,103 @@
+"""How the tap's Singer messages reach stdout: whole, in order, and with a STATE after records.
+
+Two rules a target relies on and the SDK does not quite keep:
+- A signal must never cut a message in two or write into the middle of one. The SDK's
+  SIGTERM handler writes a STATE from inside whatever the main thread was doing, which may be
+  a write to stdout (Python then raises "reentrant call") or a batch file half written. Every
+  write, and every stretch the tap marks as one step (a batch file, its BATCH message and the
+  bookmarks it covers), runs inside a `Guard`; a signal arriving there is held until the
+  guard is left, then handled.
+- A target confirms state only after the records it loaded, so every RECORD or BATCH must be
+  followed by a STATE, even when no bookmark moved (a lookback re-count). The SDK's state
+  writer skips a STATE equal to the last one; `ConfirmingStateWriter` writes it anyway when
+  records went out since.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from singer_sdk.helpers import types
+from singer_sdk.helpers._state import StateWriter
+from singer_sdk.io_base import SingerMessageType, SingerWriter
+from singer_sdk.singerlib.encoding.simple import Message, StateMessage
+from typing_extensions import override
+
+DELIVERING = frozenset({SingerMessageType.RECORD, SingerMessageType.BATCH})
+
+
+class Guard:
+    """A stretch of work a signal handler must not interrupt; reentrant (a depth count)."""
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._held: Callable[[], None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._depth > 0
+
+    def hold(self, action: Callable[[], None]) -> None:
+        """Run `action` when the outermost guarded stretch ends (only the first one held)."""
+        if self._held is None:
+            self._held = action
+
+    def __enter__(self) -> None:
+        self._depth += 1
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._held is not None and kind is None:
+            action, self._held = self._held, None
+            action()
+
+
+class GuardedWriter(SingerWriter):
+    """The SDK's stdout writer, each message written inside the guard; remembers whether a
+    RECORD or BATCH went out since the last STATE."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.guard = Guard()
+        self.unconfirmed = False  # a RECORD or BATCH went out after the last STATE
+
+    @override
+    def write_message(self, message: Message) -> None:
+        with self.guard:
+            super().write_message(message)
+            kind = message.type
+            if kind == SingerMessageType.STATE:
+                self.unconfirmed = False
+            elif kind in DELIVERING:
+                self.unconfirmed = True
+
+
+class ConfirmingStateWriter(StateWriter):
+    """The SDK's state writer, except that a STATE equal to the last one is written again
+    when records went out after it: the target needs it to confirm them."""
+
+    def __init__(self, writer: GuardedWriter) -> None:
+        super().__init__(writer)
+        self._writer = writer
+        self._last: types.TapState | None = None
+
+    @override
+    def write_state(self, state: types.TapState) -> None:
+        if self._last is None or state != self._last or self._writer.unconfirmed:
+            self._writer.write_message(StateMessage(value=state))
+            self._last = copy.deepcopy(state)
+
+
+def guarded_writer(writer: Any) -> GuardedWriter:
+    """The tap's writer as a `GuardedWriter` (a custom writer given to the tap is refused)."""
+    if not isinstance(writer, GuardedWriter):
+        raise TypeError(f"expected the tap's GuardedWriter, got {type(writer).__name__}")
+    return writer
