@@ -264,7 +264,8 @@ class TapClevertapCounts(Tap):
                 stream.announce_batch()
         self._state_writer.write_state(self.state)
         self.logger.info(
-            "stopped by %s: the last STATE covers every record sent", signal.Signals(signum).name
+            "Gracefully shutting down (%s): the last STATE covers every record sent",
+            signal.Signals(signum).name,
         )
         raise SystemExit(128 + signum)
 

@@ -1,0 +1,198 @@
+"""BATCH mode, stopped right after each STATE it writes and resumed: nothing lost, nothing twice.
+
+A target loads a batch file when its BATCH message arrives and saves a STATE once what came
+before it is loaded. So a kill must never find a STATE whose bookmarks pass a period whose
+record is in no announced file (lost on resume), and a resumed run must not deliver again a
+period its state already covers (lookback_days is 0). What the killed run announced after its
+last STATE is delivered again by the resumed run: that is what a STATE that had not caught up
+means, and the primary key makes it an upsert. SIGTERM and SIGINT announce what the tap has
+read first, then write the final STATE: after them nothing at all is delivered twice.
+
+Every check holds whenever the signal lands; the emulator's jobs take half a second, so the
+signal normally lands midway (the test prints how many did).
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import signal
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_clevertap_counts.emulator import Emulator
+
+from . import oracle
+from .conftest import (
+    LAUNCHES,
+    PIZZA,
+    TAP_COMMAND,
+    TapRun,
+    assert_exact,
+    bookmarks,
+    tap_config,
+)
+
+START, END = datetime.date(2024, 2, 1), datetime.date(2024, 2, 15)
+QUERIES = [PIZZA, LAUNCHES]
+Period = tuple[str, str, str]  # query, from_date, to_date
+# 30 records, 4 per file; a STATE once 10 records are announced since the last: after the
+# 3rd, 6th and last file, then the final one at the end of the stream (3 STATEs, 8 BATCHes)
+STATES_IN_A_FULL_RUN = 3
+
+
+def expected() -> list[Period]:
+    return [
+        (query["name"], first.isoformat(), last.isoformat())
+        for query in QUERIES
+        for first, last in oracle.all_periods("day", START, END)
+    ]
+
+
+@dataclass
+class BatchRun:
+    """What one run delivered: the records of its announced files, its STATEs, in order."""
+
+    returncode: int
+    stderr: str
+    killed: bool
+    records: list[dict[str, Any]] = field(default_factory=list)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    last_message: str = ""
+
+    def periods(self) -> list[Period]:
+        return [(r["query_name"], r["from_date"], r["to_date"]) for r in self.records]
+
+
+def run_batch(
+    emulator: Emulator, folder: Path, state: dict[str, Any] | None, stop: tuple[int, int] | None
+) -> BatchRun:
+    """Run the command in BATCH mode from `state`; with `stop` = (k, signal), send the signal
+    as soon as the k-th STATE has been read. Checks, message by message, that no STATE passes
+    a period whose record is not in a file announced before it."""
+    folder.mkdir(parents=True)
+    config = tap_config(
+        emulator,
+        start_date=START.isoformat(),
+        end_date=END.isoformat(),
+        queries=QUERIES,
+        batch_config={
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": folder.as_uri(), "prefix": "batch-"},
+            "batch_size": 4,
+        },
+    )
+    (folder / "config.json").write_text(json.dumps(config))
+    command = [*TAP_COMMAND, "--config", str(folder / "config.json")]
+    if state is not None:
+        (folder / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(folder / "state.json")]
+    run = BatchRun(returncode=0, stderr="", killed=False)
+    covered = bookmarks(state)  # what the target has, per query: the given state, then files
+    with (folder / "stderr.txt").open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    assert stop is not None and stop[1] == signal.SIGKILL, line
+                    continue  # the line the kill cut: a target never sees it whole
+                run.last_message = message["type"]
+                if message["type"] == "BATCH":
+                    for url in message["manifest"]:
+                        with gzip.open(url.removeprefix("file://"), "rt") as file:
+                            batch = [json.loads(row) for row in file]
+                        run.records += batch
+                        for record in batch:
+                            name, to_date = record["query_name"], record["to_date"]
+                            covered[name] = max(covered.get(name, ""), to_date)
+                elif message["type"] == "STATE":
+                    for name, bookmark in bookmarks(message["value"]).items():
+                        assert bookmark <= covered.get(name, ""), (name, bookmark, covered)
+                    run.states.append(message["value"])
+                    stopping = stop is not None and len(run.states) == stop[0]
+                    if stop is not None and stopping and process.poll() is None:
+                        process.send_signal(stop[1])
+                        run.killed = True
+                assert message["type"] != "RECORD"
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+    run.returncode = process.returncode
+    run.stderr = (folder / "stderr.txt").read_text()
+    assert "Traceback" not in run.stderr
+    assert_exact(emulator, config, TapRun(records=run.records))
+    return run
+
+
+def check_resumed(emulator: Emulator, tmp_path: Path, stopped: BatchRun) -> BatchRun:
+    """Resume from the stopped run's last STATE; the two together deliver every period once,
+    except what the stopped run announced after its last STATE."""
+    assert stopped.states
+    state = stopped.states[-1]
+    resumed = run_batch(emulator, tmp_path / "resumed", state, None)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    if resumed.records:
+        assert resumed.last_message == "STATE"
+    # nothing lost
+    assert set(stopped.periods()) | set(resumed.periods()) == set(expected())
+    # nothing twice within a run, nor anything the given state covers again
+    for run in (stopped, resumed):
+        assert not [p for p, n in Counter(run.periods()).items() if n > 1]
+    given = bookmarks(state)
+    assert [p for p in resumed.periods() if p[2] <= given.get(p[0], "")] == []
+    assert bookmarks(resumed.states[-1]) == {q["name"]: END.isoformat() for q in QUERIES}
+    return resumed
+
+
+def test_a_full_batch_run_states_and_files(emulator: Emulator, tmp_path: Path) -> None:
+    """The uninterrupted run the others are cut from: every period once, ending with STATE."""
+    run = run_batch(emulator, tmp_path / "full", None, None)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(run.periods()) == sorted(expected())
+    assert len(run.states) == STATES_IN_A_FULL_RUN
+    assert run.last_message == "STATE"
+    assert bookmarks(run.states[-1]) == {q["name"]: END.isoformat() for q in QUERIES}
+
+
+@pytest.mark.parametrize("k", range(1, STATES_IN_A_FULL_RUN + 1))
+def test_sigkill_right_after_each_state_then_resume(
+    make_emulator: Any, tmp_path: Path, k: int
+) -> None:
+    emulator = make_emulator(seed=3, job_seconds=0.5)
+    stopped = run_batch(emulator, tmp_path / "killed", None, (k, signal.SIGKILL))
+    assert stopped.returncode in (0, -signal.SIGKILL)
+    print(f"SIGKILL after STATE {k}: landed {stopped.returncode != 0}")
+    emulator.clear_log()
+    check_resumed(emulator, tmp_path, stopped)
+
+
+@pytest.mark.parametrize(
+    ("k", "sig"),
+    [(k, signal.SIGTERM) for k in range(1, STATES_IN_A_FULL_RUN)] + [(1, signal.SIGINT)],
+)
+def test_sigterm_and_sigint_announce_what_was_read_then_a_final_state(
+    make_emulator: Any, tmp_path: Path, k: int, sig: signal.Signals
+) -> None:
+    emulator = make_emulator(seed=4, job_seconds=0.5)
+    stopped = run_batch(emulator, tmp_path / "stopped", None, (k, sig))
+    print(f"{sig.name} after STATE {k}: landed {stopped.returncode != 0}")
+    assert stopped.returncode in (0, 128 + sig)
+    assert stopped.last_message == "STATE"
+    # the final STATE covers every file announced: nothing is delivered twice on resume
+    final = bookmarks(stopped.states[-1])
+    for name, _, to_date in stopped.periods():
+        assert to_date <= final[name]
+    resumed = check_resumed(emulator, tmp_path, stopped)
+    assert not set(stopped.periods()) & set(resumed.periods())
