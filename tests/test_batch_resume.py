@@ -20,6 +20,7 @@ import json
 import signal
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from .conftest import (
 )
 
 START, END = datetime.date(2024, 2, 1), datetime.date(2024, 2, 15)
-QUERIES = [PIZZA, LAUNCHES]
+QUERIES: list[dict[str, Any]] = [PIZZA, LAUNCHES]
 Period = tuple[str, str, str]  # query, from_date, to_date
 # 30 records, 4 per file; a STATE once 10 records are announced since the last: after the
 # 3rd, 6th and last file, then the final one at the end of the stream (3 STATEs, 8 BATCHes)
@@ -168,7 +169,7 @@ def test_a_full_batch_run_states_and_files(emulator: Emulator, tmp_path: Path) -
 
 @pytest.mark.parametrize("k", range(1, STATES_IN_A_FULL_RUN + 1))
 def test_sigkill_right_after_each_state_then_resume(
-    make_emulator: Any, tmp_path: Path, k: int
+    make_emulator: Callable[..., Emulator], tmp_path: Path, k: int
 ) -> None:
     emulator = make_emulator(seed=3, job_seconds=0.5)
     stopped = run_batch(emulator, tmp_path / "killed", None, (k, signal.SIGKILL))
@@ -183,7 +184,7 @@ def test_sigkill_right_after_each_state_then_resume(
     [(k, signal.SIGTERM) for k in range(1, STATES_IN_A_FULL_RUN)] + [(1, signal.SIGINT)],
 )
 def test_sigterm_and_sigint_announce_what_was_read_then_a_final_state(
-    make_emulator: Any, tmp_path: Path, k: int, sig: signal.Signals
+    make_emulator: Callable[..., Emulator], tmp_path: Path, k: int, sig: signal.Signals
 ) -> None:
     emulator = make_emulator(seed=4, job_seconds=0.5)
     stopped = run_batch(emulator, tmp_path / "stopped", None, (k, sig))
