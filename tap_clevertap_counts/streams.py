@@ -25,10 +25,11 @@ from singer_sdk import typing as th
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers import types
 from singer_sdk.helpers._batch import BatchConfig
-from singer_sdk.helpers._catalog import get_selected_schema
-from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, Catalog
 from typing_extensions import override
 
+from .catalog_check import catalog_problem
+from .errors import ConfigError
 from .messages import guarded_writer
 from .periods import Period, periods_to_count
 from .plan import Job
@@ -173,6 +174,30 @@ class ProfileCountsStream(Stream):
         """`--test` caps records: plan no more counts than it will take."""
         return self.ABORT_AT_RECORD_COUNT
 
+    @override
+    def apply_catalog(self, catalog: Catalog) -> None:
+        """Take the user's catalog, or refuse it in one line (see `catalog_check`)."""
+        super().apply_catalog(catalog)
+        entry = catalog.get_stream(self.name)
+        if entry is None:
+            return
+        if (
+            self.replication_key is None
+            and self.forced_replication_method != REPLICATION_FULL_TABLE
+        ):
+            self.replication_key = type(self).replication_key  # no key given: the only one
+        if not self.selected:
+            return
+        problem = catalog_problem(
+            discovered=type(self).schema,
+            given=entry.schema.to_dict(),
+            replication_key=self.replication_key,
+            replication_method=self.forced_replication_method,
+            key_properties=self.primary_keys or (),
+        )
+        if problem:
+            raise ConfigError(f"the catalog's stream '{self.name}': {problem}")
+
     # --- records ---------------------------------------------------------------------------
 
     @override
@@ -301,21 +326,6 @@ class ProfileCountsStream(Stream):
             del self._unannounced[: len(chunk)]
             self._since_state += len(chunk)
         self._pace()
-
-    # --- selection -------------------------------------------------------------------------
-
-    @override
-    def _write_schema_message(self) -> None:
-        """Send the SCHEMA of the properties selected now, not when the tap was built.
-
-        The SDK's mapper takes each stream's selected properties once, at start; a stream
-        selected afterwards (`--test` and the SDK's standard tests force every stream on,
-        `event_counts` is off by default) would send a SCHEMA with no properties.
-        """
-        schema = get_selected_schema(self.name, self.effective_schema, self.mask)
-        self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
-        self._stream_maps = None  # taken again from the mapper
-        super()._write_schema_message()
 
 
 class EventCountsStream(ProfileCountsStream):

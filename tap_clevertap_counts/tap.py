@@ -6,19 +6,14 @@ enforces it (see there why the SDK's schema validation is not used for the tap's
 
 from __future__ import annotations
 
-import functools
-import signal
-from types import FrameType
 from typing import Any, ClassVar
 
 import jsonschema
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
 from .errors import ConfigError
-from .messages import ConfirmingStateWriter, GuardedWriter, guarded_writer
 from .periods import GRANULARITY_PATTERN
 from .queries import OPERATORS
 from .run import Run, plan_run
@@ -26,6 +21,7 @@ from .settings import DEFAULTS, REGION_HOSTS, Settings, parse_settings
 from .statefile import problem as state_problem
 from .statefile import unwrap as unwrap_state
 from .streams import EventCountsStream, ProfileCountsStream
+from .tapbase import SingerTap
 
 _FILTER = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Event property name"),
@@ -73,7 +69,7 @@ _QUERY = th.ObjectType(
 )
 
 
-class TapClevertapCounts(Tap):
+class TapClevertapCounts(SingerTap):
     """Counts of profiles that did an event, per day, week or month, from CleverTap."""
 
     name = "tap-clevertap-counts"
@@ -184,15 +180,7 @@ class TapClevertapCounts(Tap):
         additional_properties=False,
     ).to_dict()
 
-    message_writer_class = GuardedWriter
-
     _settings: Settings | None = None
-    _terminating = False
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # a STATE after the last record even when no bookmark moved (see `messages`)
-        self._state_writer = ConfirmingStateWriter(guarded_writer(self.message_writer))
 
     @property
     def settings(self) -> Settings:
@@ -239,35 +227,6 @@ class TapClevertapCounts(Tap):
         for error in errors:
             self.logger.warning("%s", error)
         return errors
-
-    @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """Announce what is read, write the state, and exit 128 + signal, not 0.
-
-        A run stopped by SIGTERM or SIGINT did not finish: an orchestrator that timed it out
-        must not see success. In BATCH mode the records read but in no announced file yet go
-        out in one last batch first, so the final STATE covers them. A signal arriving in the
-        middle of a message or a batch is handled once that is written (see `messages`).
-        """
-        if self._terminating:
-            return
-        guard = guarded_writer(self.message_writer).guard
-        if guard.busy:
-            guard.hold(functools.partial(self._terminate, signum))
-            return
-        self._terminate(signum)
-
-    def _terminate(self, signum: int) -> None:
-        self._terminating = True
-        for stream in (self._streams or {}).values():
-            if isinstance(stream, ProfileCountsStream):
-                stream.announce_batch()
-        self._state_writer.write_state(self.state)
-        self.logger.info(
-            "Gracefully shutting down (%s): the last STATE covers every record sent",
-            signal.Signals(signum).name,
-        )
-        raise SystemExit(128 + signum)
 
     @override
     def discover_streams(self) -> list[ProfileCountsStream]:

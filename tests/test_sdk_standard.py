@@ -32,8 +32,7 @@ CONFIG = {
 
 def opted_in_catalog() -> dict[str, Any]:
     """The discovered catalog with every stream selected, as a user opting in to event_counts
-    writes it: the suite then checks both streams. (Without a catalog the suite forces the
-    opt-in stream on after its property selection was made, and its SCHEMA comes out empty.)"""
+    writes it: the suite then checks both streams through the user's path."""
     catalog: dict[str, Any] = TapClevertapCounts(config=None, validate_config=False).catalog_dict
     for entry in catalog["streams"]:
         for metadata in entry["metadata"]:
@@ -43,10 +42,17 @@ def opted_in_catalog() -> dict[str, Any]:
 
 
 StandardTests = get_tap_test_class(TapClevertapCounts, config=CONFIG, catalog=opted_in_catalog())
+# As the cookiecutter writes it: no catalog. The suite then forces every stream on, the opt-in
+# event_counts too, after the tap was built with it off.
+CookiecutterTests = get_tap_test_class(TapClevertapCounts, config=CONFIG)
 
 
 class TestTapClevertapCounts(StandardTests):  # type: ignore[misc,valid-type]
     """The SDK's suite: CLI, discovery, a sync of both streams, schema conformance, keys."""
+
+
+class TestTapClevertapCountsNoCatalog(CookiecutterTests):  # type: ignore[misc,valid-type]
+    """The same suite as a new tap's cookiecutter sets it up."""
 
 
 @pytest.fixture(scope="module", autouse=True)

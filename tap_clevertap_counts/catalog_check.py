@@ -1,0 +1,68 @@
+"""What a user's catalog may change of a stream, checked before anything is sent.
+
+A catalog may deselect a stream or its properties, and ask for `FULL_TABLE` (count
+everything again). It may not take away what the records and the state rest on: the
+replication key (`to_date`, by which every query's bookmark is kept), the key properties a
+target upserts on, or the types the tap writes. The SDK would crash midway ("Field 'to_date'
+is not in schema"), or worse, send a SCHEMA that contradicts its records. One line instead,
+naming the stream and what to put back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, REPLICATION_INCREMENTAL
+
+FIX = 'use the catalog --discover writes, deselecting with "selected": false'
+
+
+def _types(schema: Mapping[str, Any]) -> tuple[frozenset[str], Any]:
+    kind = schema.get("type")
+    kinds = frozenset([kind] if isinstance(kind, str) else kind or ())
+    return kinds, schema.get("format")
+
+
+def catalog_problem(
+    *,
+    discovered: Mapping[str, Any],
+    given: Mapping[str, Any],
+    replication_key: str | None,
+    replication_method: str | None,
+    key_properties: Sequence[str],
+) -> str | None:
+    """Why the catalog's entry (`given` schema, keys, method) cannot be synced, or None.
+
+    `discovered` is the stream's own schema. Deselecting a property (`"selected": false`),
+    even `to_date`, is the user's choice and works: the bookmarks come from what was counted,
+    not from the record.
+    """
+    known: Mapping[str, Any] = discovered["properties"]
+    properties = given.get("properties")
+    if not isinstance(properties, Mapping):
+        return f"its schema has no properties; {FIX}"
+    for name, schema in properties.items():
+        if name not in known:
+            return f"it has a property '{name}' the tap does not write; {FIX}"
+        if isinstance(schema, Mapping) and _types(schema) != _types(known[name]):
+            kinds, form = _types(known[name])
+            written = "/".join(sorted(kinds)) + (f" ({form})" if form else "")
+            return f"property '{name}' is given another type than the tap writes ({written})"
+    if replication_method not in (None, REPLICATION_INCREMENTAL, REPLICATION_FULL_TABLE):
+        return (
+            f"replication method {replication_method} is not supported: "
+            f"{REPLICATION_INCREMENTAL} (the default) or {REPLICATION_FULL_TABLE}"
+        )
+    if replication_key not in (None, "to_date"):
+        return (
+            f"its replication key is '{replication_key}', but the tap bookmarks each query "
+            "by 'to_date' only"
+        )
+    needed = {key: "a key property" for key in key_properties} | {"to_date": "the replication key"}
+    for name, role in needed.items():
+        if name not in known:
+            return f"its key property '{name}' is not a field the tap writes; {FIX}"
+        if name not in properties:
+            return f"it leaves out '{name}', {role}; {FIX}"
+    return None

@@ -1,0 +1,106 @@
+"""`SingerTap`: the SDK's `Tap`, with the Singer message stream kept trustworthy to the end.
+
+What a target sees is the contract here: every record or batch followed by a STATE that covers
+no more than what went out (`messages`, `streams`), a signal ending the run with what was read
+announced and a final STATE, and no SCHEMA that disagrees with its records. The tap's own
+settings and streams are in `tap.py`.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import signal
+from types import FrameType
+from typing import Any
+
+import click
+from singer_sdk import Tap
+from singer_sdk.helpers._catalog import get_selected_schema
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.tap_base import CliTestOptionValue
+from typing_extensions import override
+
+from .messages import ConfirmingStateWriter, GuardedWriter, guarded_writer
+from .streams import ProfileCountsStream
+
+
+class SingerTap(Tap):
+    """What every stream of the tap shares at the Singer level: writing, stopping, testing."""
+
+    message_writer_class = GuardedWriter
+
+    _terminating = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # a STATE after the last record even when no bookmark moved (see `messages`)
+        self._state_writer = ConfirmingStateWriter(guarded_writer(self.message_writer))
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Announce what is read, write the state, and exit 128 + signal, not 0.
+
+        A run stopped by SIGTERM or SIGINT did not finish: an orchestrator that timed it out
+        must not see success. In BATCH mode the records read but in no announced file yet go
+        out in one last batch first, so the final STATE covers them. A signal arriving in the
+        middle of a message or a batch is handled once that is written (see `messages`).
+        """
+        if self._terminating:
+            return
+        guard = guarded_writer(self.message_writer).guard
+        if guard.busy:
+            guard.hold(functools.partial(self._terminate, signum))
+            return
+        self._terminate(signum)
+
+    def _terminate(self, signum: int) -> None:
+        self._terminating = True
+        for stream in (self._streams or {}).values():
+            if isinstance(stream, ProfileCountsStream):
+                stream.announce_batch()
+        self._state_writer.write_state(self.state)
+        self.logger.info(
+            "Gracefully shutting down (%s): the last STATE covers every record sent",
+            signal.Signals(signum).name,
+        )
+        raise SystemExit(128 + signum)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`: count one period of the streams a sync of this config runs, and exit.
+
+        The SDK's `--test` forces every stream on, the opt-in `event_counts` too: it sent a
+        SCHEMA (with no properties) for a stream no sync of this config would touch, and
+        planned counts for it. `--test` reads no catalog, so it cannot see a user's opt-in:
+        it tests the streams selected by default (`profile_counts`), one count in all
+        (`run.plan_run`). `--test=schema` still prints every stream's SCHEMA, whole.
+        """
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        tap = cls(config=config.config, parse_env_config=config.parse_env, validate_config=True)
+        tap.run_sync_dry_run(
+            dry_run_record_limit=1,
+            streams=[stream for stream in tap.streams.values() if stream.selected],
+        )
+        ctx.exit()
+
+    @override
+    def setup_mapper(self) -> None:
+        """Map each stream's properties as if it were selected, whether it is yet or not.
+
+        The SDK's mapper takes each stream's selected properties once, at start, and a stream
+        off then has none. The SDK's `--test` and standard tests force every stream on
+        afterwards, the opt-in `event_counts` too, which then sent a SCHEMA with no properties
+        and records that did not match it. Properties a catalog deselects stay out.
+        """
+        super().setup_mapper()
+        for entry in self.catalog.streams:
+            metadata = copy.deepcopy(entry.metadata)
+            metadata.root.selected = True
+            name = entry.stream or entry.tap_stream_id
+            schema = get_selected_schema(name, entry.schema.to_dict(), metadata.resolve_selection())
+            self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
