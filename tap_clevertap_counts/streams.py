@@ -6,31 +6,25 @@ emitted and the query's fingerprint. Counting is the run's job (`run.py`): on th
 asked for, every selected stream's owed periods are planned once and counted together within the
 account's limit, and each stream takes its results partition by partition, in order. A bookmark
 therefore only passes periods whose records are out (in BATCH mode: whose batch file was
-announced). STATE goes out every so many records (at least one per partition), or every
-`STATE_EVERY_SECONDS` (2 minutes) while records trickle, rather than after each record: a
-killed run counts again at most what the last STATE did not cover, and the bytes of STATE per
-record stay flat however many queries there are.
+announced). STATE goes out at the pace `delivery` sets (every partition's worth of records,
+or every 2 minutes while records trickle), rather than after each record.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream, metrics
 from singer_sdk import typing as th
-from singer_sdk.batch import Batcher
 from singer_sdk.helpers import types
-from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, Catalog
 from typing_extensions import override
 
 from .catalog_check import catalog_problem
+from .delivery import DeliveringStream
 from .errors import ConfigError
-from .messages import guarded_writer
 from .periods import Period, periods_to_count
 from .plan import Job
 from .request import EVENTS_PATH, PROFILES_PATH
@@ -40,12 +34,6 @@ if TYPE_CHECKING:
     from .tap import TapClevertapCounts
 
 FINGERPRINT_KEY = "query_fingerprint"
-STATE_EVERY_RECORDS = 10  # at least; more when the state itself is larger (many queries)
-# Slow answers (CleverTap's 30 s polls): a STATE at least this often while records flow, so a
-# kill costs at most this much counting again. Minutes, not seconds: each STATE is the whole
-# state (a partition per query), and a STATE every few seconds would cost more bytes per record
-# the more queries there are.
-STATE_EVERY_SECONDS = 120.0
 
 
 def read_bookmark(value: Any) -> datetime.date | None:
@@ -60,7 +48,7 @@ def read_bookmark(value: Any) -> datetime.date | None:
         return None
 
 
-class ProfileCountsStream(Stream):
+class ProfileCountsStream(DeliveringStream):
     """How many distinct profiles did an event, per query and period."""
 
     name = "profile_counts"
@@ -94,12 +82,6 @@ class ProfileCountsStream(Stream):
         super().__init__(tap)
         self._tap_settings = tap
         self._emitted: dict[str, str] = {}  # query -> to_date of the record just emitted
-        self._since_state = 0
-        self._last_state = time.monotonic()
-        # BATCH mode: records read but in no announced batch file yet, with their periods
-        self._batch_config: BatchConfig | None = None
-        self._batch_counter: metrics.Counter | None = None
-        self._unannounced: list[tuple[types.Record, str, str]] = []
 
     @property
     def settings(self) -> Settings:
@@ -240,13 +222,9 @@ class ProfileCountsStream(Stream):
         if context is None:
             return
         name = context["query_name"]
-        if self._batch_config is not None:
-            self._unannounced.append((latest_record, name, self._emitted[name]))
-            return
-        self._advance(name, self._emitted[name])
-        self._since_state += 1
-        self._pace()
+        self._deliver(latest_record, name, self._emitted[name])
 
+    @override
     def _advance(self, name: str, to_date: str) -> None:
         """Set query `name`'s bookmark to `to_date` unless it is already later."""
         spec = self._specs[name]
@@ -257,75 +235,6 @@ class ProfileCountsStream(Stream):
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = to_date
             state[FINGERPRINT_KEY] = spec.fingerprint
-
-    def _pace(self) -> None:
-        if self._since_state >= self._state_every or (
-            time.monotonic() - self._last_state >= STATE_EVERY_SECONDS
-        ):
-            self._write_state_message()
-
-    @override
-    def _write_state_message(self) -> None:
-        super()._write_state_message()
-        self._since_state = 0
-        self._last_state = time.monotonic()
-
-    @functools.cached_property
-    def _state_every(self) -> int:
-        """Records between STATEs: at least as many as the state has partitions, so that the
-        bytes of STATE per record stay flat however many queries there are. Read at the first
-        record, once the run's plan has made every partition; not again per record."""
-        bookmarks = self.tap_state.get("bookmarks", {})
-        partitions = sum(len(entry.get("partitions", ())) for entry in bookmarks.values())
-        return max(STATE_EVERY_RECORDS, partitions)
-
-    # --- BATCH mode ------------------------------------------------------------------------
-
-    @override
-    def _sync_batches(
-        self, batch_config: BatchConfig, context: types.Context | None = None
-    ) -> None:
-        """Batch files of `batch_size` records, each announced before its bookmarks move.
-
-        The SDK's version moves bookmarks as records are read and writes a file only once it
-        is full, so a STATE (paced, or the one written on SIGTERM) could pass periods whose
-        records were in no announced file: lost on resume. Here the records wait in
-        `_unannounced` with their periods, and only `announce_batch` moves bookmarks.
-        """
-        self._batch_config = batch_config
-        try:
-            with self.get_batch_counter() as counter:
-                self._batch_counter = counter
-                for _ in self._sync_records(context, write_messages=False):
-                    if len(self._unannounced) >= batch_config.batch_size:
-                        self.announce_batch()
-                self.announce_batch()
-        finally:
-            self._batch_config = None
-            self._batch_counter = None
-
-    def announce_batch(self) -> None:
-        """Write the records read but not yet announced to a batch file, send its BATCH
-        message, then move their bookmarks; STATE follows at the usual pace.
-
-        Also called by the tap on SIGTERM/SIGINT, before its final STATE. The whole step runs
-        inside the writer's guard: a signal arriving midway is handled once it is done.
-        """
-        config = self._batch_config
-        if config is None or not self._unannounced:
-            return
-        with guarded_writer(self._tap.message_writer).guard:
-            chunk = list(self._unannounced)
-            batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=config)
-            for manifest in batcher.get_batches(records=iter([entry[0] for entry in chunk])):
-                self._write_batch_message(encoding=config.encoding, manifest=manifest)
-                if self._batch_counter is not None:
-                    self._batch_counter.increment()
-            for _, name, to_date in chunk:
-                self._advance(name, to_date)
-            del self._unannounced[: len(chunk)]
-            self._since_state += len(chunk)
-        self._pace()
 
 
 class EventCountsStream(ProfileCountsStream):

@@ -21,8 +21,8 @@ from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from .delivery import DeliveringStream
 from .messages import ConfirmingStateWriter, GuardedWriter, guarded_writer
-from .streams import ProfileCountsStream
 
 
 class SingerTap(Tap):
@@ -57,7 +57,7 @@ class SingerTap(Tap):
     def _terminate(self, signum: int) -> None:
         self._terminating = True
         for stream in (self._streams or {}).values():
-            if isinstance(stream, ProfileCountsStream):
+            if isinstance(stream, DeliveringStream):
                 stream.announce_batch()
         self._state_writer.write_state(self.state)
         self.logger.info(
