@@ -6,6 +6,7 @@ enforces it (see there why the SDK's schema validation is not used for the tap's
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any, ClassVar
 
 import jsonschema
@@ -17,7 +18,7 @@ from .errors import ConfigError
 from .periods import GRANULARITY_PATTERN
 from .queries import OPERATORS
 from .run import Run, plan_run
-from .settings import DEFAULTS, REGION_HOSTS, Settings, parse_settings
+from .settings import DEFAULTS, REGION_HOSTS, Settings, is_loopback_host, parse_settings
 from .statefile import problem as state_problem
 from .statefile import unwrap as unwrap_state
 from .streams import EventCountsStream, ProfileCountsStream
@@ -67,6 +68,9 @@ _QUERY = th.ObjectType(
     ),
     additional_properties=False,
 )
+
+
+CLEVERTAP_POLL_SECONDS = 30  # "Wait 30 seconds between polling requests" (Get Profile Count)
 
 
 class TapClevertapCounts(SingerTap):
@@ -248,8 +252,27 @@ class TapClevertapCounts(SingerTap):
                 self._run.close()
             selected = [s for s in self.streams.values() if s.selected]
             counting = [s for s in selected if isinstance(s, ProfileCountsStream)]
+            if self._run is None:
+                self._warn_fast_polls()
             self._run = plan_run(counting, self.settings, self.logger)
         return self._run
+
+    def _warn_fast_polls(self) -> None:
+        """CleverTap asks for 30 s between polls of a pending query; a shorter interval is
+        for the emulator (loopback) and tests. Set against a real host (perhaps by a dev
+        value reaching prod), it polls the account faster than CleverTap allows."""
+        settings = self.settings
+        host = urllib.parse.urlsplit(settings.base_url).hostname or ""
+        if settings.poll_interval_seconds < CLEVERTAP_POLL_SECONDS and not is_loopback_host(host):
+            self.logger.warning(
+                "poll_interval_seconds is %g s, shorter than the %d s CleverTap asks between "
+                "polls of a pending query: %s would be polled faster than it allows; set "
+                "poll_interval_seconds to %d (the default) for a real account",
+                settings.poll_interval_seconds,
+                CLEVERTAP_POLL_SECONDS,
+                host,
+                CLEVERTAP_POLL_SECONDS,
+            )
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:
