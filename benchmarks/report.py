@@ -15,6 +15,10 @@ from benchmarks.suite import (
     JOB_SECONDS,
     OUTPUT_DAYS,
     POLL_INTERVAL,
+    SLOW_IN_FLIGHT,
+    SLOW_JOB_SECONDS,
+    SLOW_POLL_INTERVAL,
+    SLOW_QUERIES,
     Check,
     Results,
     bound,
@@ -206,7 +210,8 @@ def other_table(results: Results) -> list[str]:
     return lines
 
 
-def output_table(results: Results) -> list[str]:
+def output_table(results: Results, rows: dict[int, Outcome] | None = None) -> list[str]:
+    """One row per number of queries: `results.output` (instant answers) unless `rows`."""
     lines = [
         _row(
             [
@@ -225,7 +230,7 @@ def output_table(results: Results) -> list[str]:
         ),
         _row(["---:"] * 11),
     ]
-    for count, outcome in results.output.items():
+    for count, outcome in (results.output if rows is None else rows).items():
         out, tap = outcome.tap.output, outcome.tap
         lines.append(
             _row(
@@ -317,9 +322,14 @@ def render(
         f"- Output: instant answers, {OUTPUT_DAYS} days for each of "
         f"{' and '.join(str(n) for n in results.output)} distinct queries of one size "
         "(`q0000`..., one numeric filter each); bytes are stdout's as written, newlines "
-        "included. The tap writes STATE every max(10, partitions in the state) records or 5 s, "
-        "and at the end, so a STATE's size grows with the queries but their number per record "
-        "shrinks as much: STATE bytes per record should not grow with the queries.",
+        "included. The tap writes STATE every max(10, partitions in the state) records or 2 "
+        "minutes, and at the end, so a STATE's size grows with the queries but their number per "
+        "record shrinks as much: STATE bytes per record should not grow with the queries.",
+        f"- Slow output: the same with every query answered `partial` after "
+        f"{SLOW_JOB_SECONDS:g} s (`poll_interval_seconds` {SLOW_POLL_INTERVAL:g}, "
+        f"{SLOW_IN_FLIGHT} in flight), one day for each of "
+        f"{' and '.join(str(n) for n in SLOW_QUERIES)} queries: records trickle in, as from "
+        "CleverTap, and a STATE timer of seconds would write the whole state at each trickle.",
         "",
         "## Backfill against the concurrency limit",
         "",
@@ -332,6 +342,10 @@ def render(
         "## Output linear in the work (issue 9)",
         "",
         *output_table(results),
+        "",
+        f"With slow answers ({SLOW_JOB_SECONDS:g} s per job, issue 15):",
+        "",
+        *output_table(results, results.slow_output),
         "",
         "## Targets (issues 5, 9, 11)",
         "",

@@ -1,6 +1,8 @@
 """`make bench`: run the benchmark suite and write BENCHMARKS.md (see benchmarks/suite.py).
 
 Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-write]`.
+`--only slow-output` runs only the STATE-output rows with slow answers (about two minutes) and
+prints them; it never writes BENCHMARKS.md, which holds a whole suite's figures.
 """
 
 from __future__ import annotations
@@ -9,12 +11,28 @@ import argparse
 import pathlib
 import sys
 import tempfile
+from collections.abc import Callable
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(REPO))
 
 from benchmarks import report, suite  # noqa: E402
+
+
+def slow_output(days: int, long_factor: int) -> int:
+    results = suite.Results(days=days, long_factor=long_factor)
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        suite.run_slow_output(results, pathlib.Path(workdir), lambda line: print(line, flush=True))
+    checks = suite.slow_output_checks(results)
+    print()
+    print("\n".join(report.output_table(results, results.slow_output)))
+    for check in checks:
+        print(f"{check.target}: {check.measured} ({'met' if check.ok else 'MISSED'})")
+    return 0 if all(check.ok for check in checks) else 1
+
+
+ONLY: dict[str, Callable[[int, int], int]] = {"slow-output": slow_output}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         "--output", type=pathlib.Path, default=REPO / "BENCHMARKS.md", help="file to write"
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave the file")
+    parser.add_argument(
+        "--only", choices=ONLY, help="run only these rows, print them, write nothing"
+    )
     args = parser.parse_args(argv)
+    if args.only:
+        return ONLY[args.only](args.days, args.long_factor)
     load_before, revision_before = report.load(), report.revision()
     tap_code_before = report.tap_code()
     with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:

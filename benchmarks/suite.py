@@ -22,11 +22,20 @@ OUTPUT_QUERIES = (60, 240)  # issue 9: stdout must stay linear in the work as qu
 OUTPUT_DAYS = 5
 OUTPUT_GROWTH = 1.6  # "flat": bytes per record at 4x the queries at most 1.6x
 BOTH_STREAMS = (PROFILE_COUNTS, EVENT_COUNTS)  # issue 11
+# Issue 15: STATE bytes per record flat in the queries with slow answers too (seconds per job,
+# records trickling in), one day per query so that the pair takes about two minutes.
+SLOW_QUERIES = (30, 240)
+SLOW_JOB_SECONDS = 2.0
+SLOW_IN_FLIGHT = 6
+SLOW_POLL_INTERVAL = 0.5
 
 PARTIAL = EmulatorSettings(
     partial_share=1.0, job_seconds=JOB_SECONDS, concurrency_limit=ACCOUNT_LIMIT
 )
 INSTANT = EmulatorSettings(partial_share=0.0, job_seconds=0.0, concurrency_limit=ACCOUNT_LIMIT)
+SLOW = EmulatorSettings(
+    partial_share=1.0, job_seconds=SLOW_JOB_SECONDS, concurrency_limit=SLOW_IN_FLIGHT
+)
 
 
 def slots(outcome: Outcome) -> int:
@@ -52,6 +61,7 @@ class Results:
     instant_long: Outcome | None = None
     output: dict[int, Outcome] = field(default_factory=dict)  # instant, by number of queries
     both_streams: Outcome | None = None
+    slow_output: dict[int, Outcome] = field(default_factory=dict)  # slow, by number of queries
 
 
 def _run(
@@ -112,7 +122,25 @@ def run_suite(
     results.long_backfill = _run(
         Scenario("backfill long", days * long_factor, ACCOUNT_LIMIT, PARTIAL), workdir, say
     )
+    run_slow_output(results, workdir, say)
     return results
+
+
+def run_slow_output(results: Results, workdir: pathlib.Path, say: Callable[[str], None]) -> None:
+    """The output rows with slow answers (`benchmarks/run.py --only slow-output` alone)."""
+    for count in SLOW_QUERIES:
+        results.slow_output[count] = _run(
+            Scenario(
+                f"slow output {count} queries",
+                1,
+                SLOW_IN_FLIGHT,
+                SLOW,
+                poll_interval=SLOW_POLL_INTERVAL,
+                queries=many_queries(count),
+            ),
+            workdir,
+            say,
+        )
 
 
 @dataclass(frozen=True)
@@ -219,6 +247,7 @@ def checks(results: Results) -> list[Check]:
         )
     found.extend(_output_checks(results))
     found.extend(_both_streams_checks(results.both_streams))
+    found.extend(slow_output_checks(results))
     return found
 
 
@@ -231,7 +260,19 @@ def _held(outcome: Outcome) -> str:
 
 
 def _output_checks(results: Results) -> list[Check]:
-    few, many = (results.output[count] for count in OUTPUT_QUERIES)
+    return _flat_output(results.output[OUTPUT_QUERIES[0]], results.output[OUTPUT_QUERIES[-1]], "")
+
+
+def slow_output_checks(results: Results) -> list[Check]:
+    few, many = (results.slow_output[count] for count in SLOW_QUERIES)
+    return [
+        check
+        for check in _flat_output(few, many, f", {SLOW_JOB_SECONDS:g} s jobs")
+        if check.target.startswith("STATE")
+    ]
+
+
+def _flat_output(few: Outcome, many: Outcome, answers: str) -> list[Check]:
     found = []
     for what, measure in [
         ("stdout bytes per record", lambda o: o.tap.output.total_bytes / o.tap.records),
@@ -241,7 +282,7 @@ def _output_checks(results: Results) -> list[Check]:
         found.append(
             Check(
                 f"{what} flat from {len(few.scenario.queries)} to {len(many.scenario.queries)} "
-                f"queries (<= {OUTPUT_GROWTH:g}x)",
+                f"queries{answers} (<= {OUTPUT_GROWTH:g}x)",
                 f"{before:.1f} -> {after:.1f} bytes ({after / before:.2f}x)",
                 after <= OUTPUT_GROWTH * before,
             )
