@@ -48,9 +48,11 @@ class SingerTap(Tap):
         """
         if self._terminating:
             return
-        guard = guarded_writer(self.message_writer).guard
-        if guard.busy:
-            guard.hold(functools.partial(self._terminate, signum))
+        writer = getattr(self, "message_writer", None)
+        if not isinstance(writer, GuardedWriter) or not hasattr(self, "_streams"):
+            raise SystemExit(128 + signum)  # still being built: nothing was sent
+        if writer.guard.busy:
+            writer.guard.hold(functools.partial(self._terminate, signum))
             return
         self._terminate(signum)
 
@@ -59,7 +61,7 @@ class SingerTap(Tap):
         for stream in (self._streams or {}).values():
             if isinstance(stream, DeliveringStream):
                 stream.announce_batch()
-        self._state_writer.write_state(self.state)
+        self.state_writer.write_state(self.state)
         self.logger.info(
             "Gracefully shutting down (%s): the last STATE covers every record sent",
             signal.Signals(signum).name,
