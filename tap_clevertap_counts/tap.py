@@ -15,6 +15,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
+from . import signals
 from .errors import ConfigError
 from .periods import GRANULARITY_PATTERN
 from .queries import OPERATORS
@@ -228,6 +229,13 @@ class TapClevertapCounts(Tap):
         for error in errors:
             self.logger.warning("%s", error)
         return errors
+
+    @override
+    def _setup_signal_handlers(self) -> None:
+        """Only in the tap's own command: a tap built in a host process leaves the host's
+        signals alone (signals.py says why)."""
+        if signals.in_command():
+            super()._setup_signal_handlers()
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

@@ -11,6 +11,7 @@ import datetime
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Generator, Iterator
@@ -88,6 +89,21 @@ def pytest_runtest_makereport(
         if secret in captured:
             report.outcome = "failed"
             report.longrepr = f"a passcode appeared in the captured output of {item.nodeid}"
+
+
+@pytest.fixture(autouse=True)
+def signal_handlers_untouched() -> Iterator[None]:
+    """Fail a test that leaves SIGINT or SIGTERM handled otherwise than it found them (and put
+    them back): a handler left behind ends a later test, or the whole run, with the tap's exit."""
+    watched = (signal.SIGINT, signal.SIGTERM)
+    before = {signum: signal.getsignal(signum) for signum in watched}
+    yield
+    after = {signum: signal.getsignal(signum) for signum in watched}
+    changed = [signal.Signals(signum).name for signum in watched if after[signum] != before[signum]]
+    for signum in watched:
+        signal.signal(signum, before[signum] if before[signum] is not None else signal.SIG_DFL)
+    if changed:
+        pytest.fail(f"the test left its own handler for {', '.join(changed)}: {after}")
 
 
 @dataclass
