@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,13 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
+from tap_clevertap_counts.emulator import (
+    DEMO_ACCOUNT_ID,
+    DEMO_PASSCODE,
+    Emulator,
+    EmulatorConfig,
+    ManualClock,
+)
 from tap_clevertap_counts.tap import TapClevertapCounts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -189,16 +196,24 @@ def assert_exact(emulator: Emulator, config: dict[str, Any], run: TapRun) -> Non
 def make_emulator() -> Iterator[Callable[..., Emulator]]:
     started: list[Emulator] = []
 
-    def make(**changes: Any) -> Emulator:
+    def make(clock: Callable[[], float] = time.monotonic, **changes: Any) -> Emulator:
+        """An emulator with `changes` over these defaults; a `ManualClock` as `clock` makes its
+        jobs end only when the test advances it."""
         settings: dict[str, Any] = {"seed": 7, "partial_share": 0.5, "job_seconds": 0.02}
         settings.update(changes)
-        emulator = Emulator(EmulatorConfig(**settings)).start()
+        emulator = Emulator(EmulatorConfig(**settings), clock=clock).start()
         started.append(emulator)
         return emulator
 
     yield make
     for emulator in started:
         emulator.stop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Time as a test input: jobs of an emulator made with it end when the test says."""
+    return ManualClock()
 
 
 @pytest.fixture

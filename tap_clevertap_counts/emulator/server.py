@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -22,9 +24,14 @@ class Emulator:
     """CleverTap's counts API on loopback; a context manager that starts and stops it."""
 
     def __init__(
-        self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: EmulatorConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._api = CountsAPI(config if config is not None else EmulatorConfig())
+        """`clock` times jobs and req_ids: a `ManualClock` makes them end when a test says."""
+        self._api = CountsAPI(config if config is not None else EmulatorConfig(), clock)
         self.host = host
         self.port = port
         self.url = ""
