@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -75,6 +76,28 @@ def about() -> dict[str, Any]:
     )
     info: dict[str, Any] = json.loads(done.stdout)
     return info
+
+
+def wait_until(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Wait for something to happen (an event, seen through the emulator or the threads), with
+    a deadline of a minute that only a hung test reaches: never a sleep that hopes it is over."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {limit:.0f} s for {what}"
+        time.sleep(0.01)
+
+
+def tap_workers() -> set[threading.Thread]:
+    """The job threads of every tap run in this process still alive (scheduler.py names them)."""
+    return {
+        t for t in threading.enumerate() if t.name.startswith("clevertap-job-") and t.is_alive()
+    }
+
+
+def wait_for_workers_to_end(workers: set[threading.Thread]) -> None:
+    """Once a run's workers are gone every request they sent has been answered, so logged: the
+    emulator's log is then final for that run."""
+    wait_until(lambda: not any(t.is_alive() for t in workers), "the tap's workers to end")
 
 
 def assert_no_secret(text: str, where: str) -> None:

@@ -91,6 +91,15 @@ class Emulator:
     ) -> None:
         self.stop()
 
+    def open_connections(self) -> int:
+        """Client connections open now. 0 once every client has hung up and each request it
+        sent is answered (so logged): a test waits for that instead of sleeping."""
+        server = self._server
+        if server is None:
+            return 0
+        with server.connections_lock:
+            return len(server.connections)
+
     def requests(self) -> list[dict[str, Any]]:
         """The request log so far (a copy): one dict per request, headers never included."""
         return self._api.log.entries()
