@@ -13,7 +13,7 @@ MELTANO_REQ := meltano==4.4.1
 DEV_LOCK := constraints/dev.txt
 MELTANO_LOCK := constraints/meltano.txt
 
-.PHONY: install test lint unit matrix lock demo bench clean
+.PHONY: install test test-loaded lint unit matrix lock demo bench clean
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -34,14 +34,22 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# On every core (pytest-xdist; -n auto: one worker per CPU). A worker's session fixtures (the
+# Meltano project, the PostgreSQL cluster) are its own: own temp dirs, own free ports.
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test: lint unit
 
-# The unit tests (not tests/e2e) on each Python version pyproject's classifiers claim (noxfile.py).
+# `make test` beside two CPU-burning processes started and stopped by PID: no test may depend on
+# an idle machine (scripts/test_loaded.py).
+test-loaded: install
+	$(BIN)/python scripts/test_loaded.py --make '$(MAKE)'
+
+# The unit tests (not tests/e2e) on each Python version pyproject's classifiers claim but .venv's,
+# which `make test` ran (noxfile.py); ALL=1: that one too.
 matrix: $(STAMP)
-	$(BIN)/nox $(if $(ARGS),-- $(ARGS))
+	$(BIN)/nox $(if $(ALL),-s unit) $(if $(ARGS),-- $(ARGS))
 
 # Re-resolve constraints/ (existing pins kept where still allowed; UPGRADE=1: newest allowed).
 lock: $(MELTANO_STAMP)

@@ -1,6 +1,7 @@
 """`make matrix`: the unit tests (tests/, not tests/e2e) on every Python version the package
-claims. The versions are read from pyproject's classifiers, which are also what `--about`
-prints (singer-sdk reads them), so a version is claimed exactly when it is tested here.
+claims but the one `make test` ran them on (.venv's; `make matrix ALL=1` adds it). The versions
+are read from pyproject's classifiers, which are also what `--about` prints (singer-sdk reads
+them), so a version is claimed exactly when it is tested (here or by `make test`).
 
 Interpreters: `python3.X` on the PATH; pyenv's installs (~/.pyenv/versions/3.X.*) are put first,
 because pyenv's shims exist for every version but only run the selected ones. A missing
@@ -45,12 +46,28 @@ def put_pyenv_first(versions: list[str]) -> None:
         os.environ["PATH"] = os.pathsep.join([*found, os.environ.get("PATH", "")])
 
 
+def make_test_python() -> str | None:
+    """The X.Y of .venv (pyvenv.cfg), the interpreter `make test` has just run everything on."""
+    try:
+        text = (ROOT / ".venv" / "pyvenv.cfg").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return ".".join(value.strip().split(".")[:2])
+    return None
+
+
 PYTHONS = claimed_pythons()
 put_pyenv_first(PYTHONS)
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["unit"]
+# By default (`make matrix`, run by .ci/run after `make test`) every claimed version but .venv's,
+# which `make test` has just tested with the e2e tests too. `make matrix ALL=1` (`nox -s unit`)
+# runs them all.
+nox.options.sessions = [f"unit-{v}" for v in PYTHONS if v != make_test_python()] or ["unit"]
 
 
 @nox.session(python=PYTHONS)
@@ -66,5 +83,7 @@ def unit(session: nox.Session) -> None:
         "-p",
         "no:cacheprovider",
         "--ignore=tests/e2e",
+        "-n",
+        "auto",
         *session.posargs,
     )

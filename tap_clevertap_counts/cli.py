@@ -18,7 +18,7 @@ from pathlib import Path
 from singer_sdk.exceptions import StreamMapConfigError
 from typing_extensions import override
 
-from . import statefile
+from . import signals, statefile
 from .errors import CleverTapCountsError, ConfigError
 from .tap import TapClevertapCounts
 
@@ -74,6 +74,11 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     logging.getLogger(f"{PROG}.profile_counts").addFilter(_DropSdkSyncNoise())
+    with signals.command():
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         check_files(sys.argv[1:] if argv is None else argv)
         TapClevertapCounts.cli.main(args=argv, prog_name=PROG, standalone_mode=True)

@@ -21,6 +21,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from . import signals
 from .delivery import DeliveringStream
 from .messages import ConfirmingStateWriter, GuardedWriter, guarded_writer
 
@@ -36,6 +37,13 @@ class SingerTap(Tap):
         super().__init__(**kwargs)
         # a STATE after the last record even when no bookmark moved (see `messages`)
         self._state_writer = ConfirmingStateWriter(guarded_writer(self.message_writer))
+
+    @override
+    def _setup_signal_handlers(self) -> None:
+        """Only in the tap's own command: a tap built in a host process leaves the host's
+        signals alone (`signals` says why)."""
+        if signals.in_command():
+            super()._setup_signal_handlers()
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

@@ -11,8 +11,11 @@ import datetime
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +23,13 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
+from tap_clevertap_counts.emulator import (
+    DEMO_ACCOUNT_ID,
+    DEMO_PASSCODE,
+    Emulator,
+    EmulatorConfig,
+    ManualClock,
+)
 from tap_clevertap_counts.tap import TapClevertapCounts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,6 +78,28 @@ def about() -> dict[str, Any]:
     return info
 
 
+def wait_until(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Wait for something to happen (an event, seen through the emulator or the threads), with
+    a deadline of a minute that only a hung test reaches: never a sleep that hopes it is over."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {limit:.0f} s for {what}"
+        time.sleep(0.01)
+
+
+def tap_workers() -> set[threading.Thread]:
+    """The job threads of every tap run in this process still alive (scheduler.py names them)."""
+    return {
+        t for t in threading.enumerate() if t.name.startswith("clevertap-job-") and t.is_alive()
+    }
+
+
+def wait_for_workers_to_end(workers: set[threading.Thread]) -> None:
+    """Once a run's workers are gone every request they sent has been answered, so logged: the
+    emulator's log is then final for that run."""
+    wait_until(lambda: not any(t.is_alive() for t in workers), "the tap's workers to end")
+
+
 def assert_no_secret(text: str, where: str) -> None:
     for secret in SECRETS:
         assert secret not in text, f"a passcode leaked into {where}"
@@ -88,6 +119,21 @@ def pytest_runtest_makereport(
         if secret in captured:
             report.outcome = "failed"
             report.longrepr = f"a passcode appeared in the captured output of {item.nodeid}"
+
+
+@pytest.fixture(autouse=True)
+def signal_handlers_untouched() -> Iterator[None]:
+    """Fail a test that leaves SIGINT or SIGTERM handled otherwise than it found them (and put
+    them back): a handler left behind ends a later test, or the whole run, with the tap's exit."""
+    watched = (signal.SIGINT, signal.SIGTERM)
+    before = {signum: signal.getsignal(signum) for signum in watched}
+    yield
+    after = {signum: signal.getsignal(signum) for signum in watched}
+    changed = [signal.Signals(signum).name for signum in watched if after[signum] != before[signum]]
+    for signum in watched:
+        signal.signal(signum, before[signum] if before[signum] is not None else signal.SIG_DFL)
+    if changed:
+        pytest.fail(f"the test left its own handler for {', '.join(changed)}: {after}")
 
 
 @dataclass
@@ -173,16 +219,24 @@ def assert_exact(emulator: Emulator, config: dict[str, Any], run: TapRun) -> Non
 def make_emulator() -> Iterator[Callable[..., Emulator]]:
     started: list[Emulator] = []
 
-    def make(**changes: Any) -> Emulator:
+    def make(clock: Callable[[], float] = time.monotonic, **changes: Any) -> Emulator:
+        """An emulator with `changes` over these defaults; a `ManualClock` as `clock` makes its
+        jobs end only when the test advances it."""
         settings: dict[str, Any] = {"seed": 7, "partial_share": 0.5, "job_seconds": 0.02}
         settings.update(changes)
-        emulator = Emulator(EmulatorConfig(**settings)).start()
+        emulator = Emulator(EmulatorConfig(**settings), clock=clock).start()
         started.append(emulator)
         return emulator
 
     yield make
     for emulator in started:
         emulator.stop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Time as a test input: jobs of an emulator made with it end when the test says."""
+    return ManualClock()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
-from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, ManualClock
 from tap_clevertap_counts.errors import (
     AccountBusyError,
     AuthError,
@@ -258,8 +258,8 @@ def test_a_slow_answer_times_out_and_is_retried(make_emulator: Any) -> None:
     assert client_for(emulator, request_timeout=0.2).count(REQUEST) == expected(emulator)
 
 
-def test_poll_timeout_names_the_query_and_dates(make_emulator: Any) -> None:
-    emulator = make_emulator(partial_share=1.0, job_seconds=30.0)
+def test_poll_timeout_names_the_query_and_dates(make_emulator: Any, clock: ManualClock) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=30.0, clock=clock)  # never ends
     with pytest.raises(PollTimeoutError) as caught:
         client_for(emulator, poll_timeout=0.1).count(REQUEST)
     assert "query 'pizza' (2024-03-05..2024-03-05)" in str(caught.value)
@@ -290,10 +290,9 @@ def test_polls_are_spaced_by_the_interval_and_no_more(make_emulator: Any) -> Non
     log = emulator.requests()
     jobs = [i for i, entry in enumerate(log) if entry["kind"] == "submit"] + [len(log)]
     for start, end in itertools.pairwise(jobs):
-        times = [entry["t"] for entry in log[start:end]]
-        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-        # never a burst of polls (arrival times: half an interval of slack for a busy machine)
-        assert min(gaps) >= 0.025
-        # 0.2 s of work at 0.05 s a poll: 1 submit + ceil(0.2 / 0.05) polls, and the one that
-        # lands just before the job ends; a client polling on every answer would send dozens
+        # Never a burst of polls: 0.2 s of work at 0.05 s a poll is 1 submit + ceil(0.2 /
+        # 0.05) polls, and the one that lands just before the job ends; a client polling on
+        # every answer would send dozens. A loaded machine only makes it fewer. (The arrival
+        # gaps themselves are not bounded: one request delayed by the machine shortens the
+        # next gap, so a bound on them would fail under load.)
         assert end - start <= 1 + 4 + 2

@@ -14,7 +14,6 @@ import json
 import socket
 import subprocess
 import threading
-import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
@@ -289,20 +288,20 @@ def test_a_body_that_trickles_in_is_cut_at_the_request_timeout(
 ) -> None:
     """Each byte comes within the timeout, the whole answer does not: retried, not waited for."""
     server = raw_server([(JSON, b'{"status":"success","count":7138}', 0.1), (JSON, GOOD_BODY, 0)])
-    started = time.monotonic()
+    # Waited for to its end, the trickle (3.3 s) would be a success of 7138 in one request.
     assert raw_client(server).count(REQUEST) == 41
-    assert time.monotonic() - started < 1.5  # the trickle alone would take 3.3 s
     assert server.requests == 2
 
 
 def test_a_body_that_always_trickles_gives_up_in_bounded_time(
     raw_server: Callable[..., RawServer],
 ) -> None:
+    # Each answer would take 330 s to trickle in: only cutting each at the request timeout
+    # ends in the error below (and within the test's timeout). No elapsed time is asserted.
     server = raw_server([(JSON, b'{"status":"success","count":7138}' * 100, 0.1)])
-    started = time.monotonic()
     with pytest.raises(RetriesExhaustedError) as caught:
         raw_client(server, max_tries=3).count(REQUEST)
-    assert time.monotonic() - started < 5
+    assert server.requests == 3
     assert "no answer within request_timeout_seconds=0.3" in str(caught.value)
     assert "query 'pizza' (2024-03-05..2024-03-05)" in str(caught.value)
 

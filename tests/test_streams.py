@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
+import threading
 import zoneinfo
 from typing import Any
 
-from tap_clevertap_counts.emulator import Emulator
+from tap_clevertap_counts.emulator import Emulator, ManualClock
 
-from .conftest import LAUNCHES, PIZZA, assert_exact, bookmarks, run_tap, tap_config
+from .conftest import (
+    LAUNCHES,
+    PIZZA,
+    TapRun,
+    assert_exact,
+    bookmarks,
+    run_tap,
+    tap_config,
+    tap_workers,
+    wait_for_workers_to_end,
+    wait_until,
+)
 
 
 def submitted(emulator: Emulator) -> list[tuple[str, int, int]]:
@@ -179,21 +190,39 @@ def test_a_query_start_date_overrides_the_tap_start_date(emulator: Emulator) -> 
 
 def test_end_date_defaults_to_yesterday_in_the_account_time_zone(make_emulator: Any) -> None:
     emulator = make_emulator(today=None)  # the emulator's clock is the real one
-    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"):
+
+    def yesterday(zone: str) -> str:
         today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date()
-        start = today - datetime.timedelta(days=3)
+        return (today - datetime.timedelta(days=1)).isoformat()
+
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"):
+        before = yesterday(zone)
+        start = datetime.date.fromisoformat(before) - datetime.timedelta(days=2)
         config = tap_config(emulator, start_date=start.isoformat(), timezone=zone)
         del config["end_date"]
         run = run_tap(config)
-        yesterday = (today - datetime.timedelta(days=1)).isoformat()
-        assert run.records[-1]["to_date"] == yesterday, zone
-        assert max(r["to_date"] for r in run.records) == yesterday
+        # the run may straddle midnight there: yesterday as of its start or of its end
+        expected = {before, yesterday(zone)}
+        assert run.records[-1]["to_date"] in expected, zone
+        assert max(r["to_date"] for r in run.records) == run.records[-1]["to_date"]
 
 
-def test_jobs_run_concurrently_up_to_the_setting(make_emulator: Any) -> None:
-    emulator = make_emulator(partial_share=1.0, job_seconds=0.05)
+def test_jobs_run_concurrently_up_to_the_setting(make_emulator: Any, clock: ManualClock) -> None:
+    """The first three jobs stay pending until the test has seen all three in flight (time is
+    the test's input: a loaded machine cannot let one end before the third is sent)."""
+    emulator = make_emulator(partial_share=1.0, job_seconds=5, clock=clock)
     config = tap_config(emulator, max_concurrent_queries=3)
-    run = run_tap(config)
+    runs: list[TapRun] = []
+    thread = threading.Thread(target=lambda: runs.append(run_tap(config)))
+    thread.start()
+    try:
+        wait_until(lambda: emulator.inflight_peak() >= 3, "three jobs in flight")
+    finally:
+        emulator.update(job_seconds=0.0)  # the jobs after these end at once
+        clock.advance(5)
+        thread.join(timeout=120)
+    assert not thread.is_alive()
+    (run,) = runs
     assert len(run.records) == 20
     assert_exact(emulator, config, run)
     assert emulator.inflight_peak() == 3
@@ -224,10 +253,11 @@ def test_a_query_with_nothing_to_count_after_the_others_sends_nothing_more(
     config = tap_config(emulator, queries=[PIZZA, monthly], end_date="2024-03-10")
     first = run_tap(config)
     emulator.clear_log()
+    before = tap_workers()
     second = run_tap({**config, "lookback_days": 2}, state=first.state)
     assert second.periods() == [
         ("pizza", "2024-03-09", "2024-03-09"),
         ("pizza", "2024-03-10", "2024-03-10"),
     ]
-    time.sleep(0.1)  # a stray worker would submit within this
+    wait_for_workers_to_end(tap_workers() - before)  # a stray one would have submitted
     assert len(submitted(emulator)) == 2

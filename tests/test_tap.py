@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,18 @@ from typing import Any
 from tap_clevertap_counts.emulator import Emulator
 from tap_clevertap_counts.tap import TapClevertapCounts
 
-from .conftest import PIZZA, REPO, assert_exact, bookmarks, run_cli, run_tap, tap_config
+from .conftest import (
+    PIZZA,
+    REPO,
+    assert_exact,
+    bookmarks,
+    run_cli,
+    run_tap,
+    tap_config,
+    tap_workers,
+    wait_for_workers_to_end,
+    wait_until,
+)
 
 
 def catalog_with(selected: bool) -> dict[str, Any]:
@@ -74,13 +84,15 @@ def test_cli_test_mode_reads_one_record_and_stops_sending(
     config = tap_config(emulator, start_date="2024-01-01", end_date="2024-03-31")
     run = run_cli(["--test"], config, tmp_path)
     assert run.returncode == 0, run.stderr
-    time.sleep(0.3)  # workers abandoned by the dry run must not go on submitting
+    # the command is gone: once the emulator has answered all it sent, the log is complete
+    wait_until(lambda: emulator.open_connections() == 0, "the emulator to answer everything")
     submits = [e for e in emulator.requests() if e["kind"] == "submit"]
     assert len(submits) <= 2 * config.get("max_concurrent_queries", 3)
 
 
 def test_an_abandoned_sync_stops_its_workers(make_emulator: Any) -> None:
     emulator = make_emulator(partial_share=1.0, job_seconds=0.05)
+    before = tap_workers()
     tap = TapClevertapCounts(
         config=tap_config(emulator, start_date="2024-01-01", end_date="2024-03-31")
     )
@@ -93,7 +105,8 @@ def test_an_abandoned_sync_stops_its_workers(make_emulator: Any) -> None:
     records.close()
     settled = len(emulator.requests())
     submitted = len([e for e in emulator.requests() if e["kind"] == "submit"])
-    time.sleep(0.3)
+    # every request the workers send after the close is in the log once they are gone
+    wait_for_workers_to_end(tap_workers() - before)
     assert len(emulator.requests()) <= settled + 3  # at most the polls already under way
     # no job starts after the close (how many ran ahead before it depends on the machine)
     assert len([e for e in emulator.requests() if e["kind"] == "submit"]) <= submitted + 3

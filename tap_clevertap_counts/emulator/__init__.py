@@ -4,6 +4,7 @@ It follows CleverTap's documented behaviour, not any client's needs: the tap's t
 and users' own pipeline tests all measure against it. See README.md in this folder.
 """
 
+from tap_clevertap_counts.emulator.clock import ManualClock
 from tap_clevertap_counts.emulator.config import (
     DEFAULT_PORT,
     DEMO_ACCOUNT_ID,
@@ -20,4 +21,5 @@ __all__ = [
     "Emulator",
     "EmulatorConfig",
     "EventStore",
+    "ManualClock",
 ]

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import threading
 import time
+from collections.abc import Callable
 from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -84,11 +85,11 @@ def _no_constants(name: str) -> object:
 class CountsAPI:
     """All of the emulator's state, and the request logic that reads and changes it."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._config = config
         self.store = EventStore(config.seed)
-        self.jobs = JobBook(config.seed)
+        self.jobs = JobBook(config.seed, clock)
         self.faults = Faults(config.seed)
         self.injections = InjectQueue()
         self.log = RequestLog(config.log_path, config.passcode)

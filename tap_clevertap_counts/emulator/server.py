@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -22,9 +24,14 @@ class Emulator:
     """CleverTap's counts API on loopback; a context manager that starts and stops it."""
 
     def __init__(
-        self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: EmulatorConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._api = CountsAPI(config if config is not None else EmulatorConfig())
+        """`clock` times jobs and req_ids: a `ManualClock` makes them end when a test says."""
+        self._api = CountsAPI(config if config is not None else EmulatorConfig(), clock)
         self.host = host
         self.port = port
         self.url = ""
@@ -83,6 +90,15 @@ class Emulator:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def open_connections(self) -> int:
+        """Client connections open now. 0 once every client has hung up and each request it
+        sent is answered (so logged): a test waits for that instead of sleeping."""
+        server = self._server
+        if server is None:
+            return 0
+        with server.connections_lock:
+            return len(server.connections)
 
     def requests(self) -> list[dict[str, Any]]:
         """The request log so far (a copy): one dict per request, headers never included."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tap_clevertap_counts.emulator import Emulator
+from tap_clevertap_counts.emulator import Emulator, ManualClock
 from tests.emulator.conftest import EVENTS, HEADERS, PIZZA_BODY, PROFILES, Client, fail
 
 FROM = datetime.date(2024, 1, 1)
@@ -17,9 +17,9 @@ TO = datetime.date(2024, 1, 7)
 
 
 def test_partial_then_partial_then_success_with_the_synchronous_count(
-    make_emu: Callable[..., Emulator],
+    make_emu: Callable[..., Emulator], clock: ManualClock
 ) -> None:
-    emu = make_emu(partial_share=1.0, job_seconds=0.05)
+    emu = make_emu(partial_share=1.0, job_seconds=5, clock=clock)
     client = Client(emu)
     first = client.submit()
     assert first.status_code == 200
@@ -30,7 +30,9 @@ def test_partial_then_partial_then_success_with_the_synchronous_count(
     assert len(str(req_id)) == 15
 
     assert client.poll(req_id).json() == {"status": "partial", "req_id": req_id}
-    time.sleep(0.07)
+    clock.advance(4.9)
+    assert client.poll(req_id).json() == {"status": "partial", "req_id": req_id}
+    clock.advance(0.1)
     done = client.poll(req_id)
     assert done.status_code == 200
     async_count = done.json()["count"]
@@ -47,11 +49,13 @@ def test_partial_then_partial_then_success_with_the_synchronous_count(
     assert client.poll(req_id).json() == {"status": "success", "count": expected}
 
 
-def test_events_endpoint_counts_occurrences(make_emu: Callable[..., Emulator]) -> None:
-    emu = make_emu(partial_share=1.0, job_seconds=0.01)
+def test_events_endpoint_counts_occurrences(
+    make_emu: Callable[..., Emulator], clock: ManualClock
+) -> None:
+    emu = make_emu(partial_share=1.0, job_seconds=5, clock=clock)
     client = Client(emu)
     req_id = client.submit(path=EVENTS).json()["req_id"]
-    time.sleep(0.03)
+    clock.advance(5)
     count = client.poll(req_id, path=EVENTS).json()["count"]
     properties = PIZZA_BODY["event_properties"]
     assert count == emu.store.count_events("choseNewFavoriteFood", properties, FROM, TO)
@@ -61,22 +65,25 @@ def test_events_endpoint_counts_occurrences(make_emu: Callable[..., Emulator]) -
     assert (other.status_code, other.json()) == (400, fail("Invalid request ID"))
 
 
-def test_req_id_lives_for_its_ttl_after_the_job_ends(make_emu: Callable[..., Emulator]) -> None:
-    emu = make_emu(partial_share=1.0, job_seconds=0.02, req_id_ttl_seconds=0.1)
+def test_req_id_lives_for_its_ttl_after_the_job_ends(
+    make_emu: Callable[..., Emulator], clock: ManualClock
+) -> None:
+    emu = make_emu(partial_share=1.0, job_seconds=5, req_id_ttl_seconds=60, clock=clock)
     client = Client(emu)
     req_id = client.submit().json()["req_id"]
-    time.sleep(0.04)
+    clock.advance(5)
     assert client.poll(req_id).json()["status"] == "success"
+    clock.advance(60)  # the last moment of its ttl
     assert client.poll(req_id).json()["status"] == "success"
-    time.sleep(0.12)
+    clock.advance(0.5)
     response = client.poll(req_id)
     assert (response.status_code, response.json()) == (400, fail("Invalid request ID"))
 
 
 def test_expire_share_expires_req_ids_at_their_first_poll(
-    make_emu: Callable[..., Emulator],
+    make_emu: Callable[..., Emulator], clock: ManualClock
 ) -> None:
-    emu = make_emu(partial_share=1.0, expire_share=1.0, job_seconds=5.0)
+    emu = make_emu(partial_share=1.0, expire_share=1.0, job_seconds=5.0, clock=clock)
     client = Client(emu)
     req_id = client.submit().json()["req_id"]
     response = client.poll(req_id)
@@ -86,18 +93,22 @@ def test_expire_share_expires_req_ids_at_their_first_poll(
         assert client.submit().json()["status"] == "partial"
 
 
-def test_async_failure_only_once_the_job_ends(make_emu: Callable[..., Emulator]) -> None:
-    emu = make_emu(partial_share=1.0, async_fail_share=1.0, job_seconds=0.03)
+def test_async_failure_only_once_the_job_ends(
+    make_emu: Callable[..., Emulator], clock: ManualClock
+) -> None:
+    emu = make_emu(partial_share=1.0, async_fail_share=1.0, job_seconds=5, clock=clock)
     client = Client(emu)
     req_id = client.submit().json()["req_id"]
     assert client.poll(req_id).json()["status"] == "partial"
-    time.sleep(0.05)
+    clock.advance(5)
     for _ in range(2):
         assert client.poll(req_id).json() == fail("Error Processing, Please try again later")
 
 
-def test_partial_jobs_hold_slots_until_they_end(make_emu: Callable[..., Emulator]) -> None:
-    emu = make_emu(partial_share=1.0, job_seconds=0.15, concurrency_limit=3)
+def test_partial_jobs_hold_slots_until_they_end(
+    make_emu: Callable[..., Emulator], clock: ManualClock
+) -> None:
+    emu = make_emu(partial_share=1.0, job_seconds=5, concurrency_limit=3, clock=clock)
     client = Client(emu)
     ids = [client.submit().json()["req_id"] for _ in range(3)]
     refused = client.submit()
@@ -105,7 +116,7 @@ def test_partial_jobs_hold_slots_until_they_end(make_emu: Callable[..., Emulator
     # Polls of running jobs never get a concurrency 429: the job holds the slot already.
     for req_id in ids:
         assert client.poll(req_id).json() == {"status": "partial", "req_id": req_id}
-    time.sleep(0.17)
+    clock.advance(5)
     accepted = client.submit()
     assert accepted.json()["status"] == "partial"
     # Finished jobs' polls take a slot, and there is one free: 1 running job + this poll.
@@ -118,13 +129,12 @@ def test_partial_jobs_hold_slots_until_they_end(make_emu: Callable[..., Emulator
 
 
 def test_a_finished_jobs_poll_can_be_refused_when_the_account_is_full(
-    make_emu: Callable[..., Emulator],
+    make_emu: Callable[..., Emulator], clock: ManualClock
 ) -> None:
-    emu = make_emu(partial_share=1.0, job_seconds=0.02, concurrency_limit=1)
+    emu = make_emu(partial_share=1.0, job_seconds=5, concurrency_limit=1, clock=clock)
     client = Client(emu)
     first = client.submit().json()["req_id"]
-    time.sleep(0.03)
-    emu.update(job_seconds=5.0)
+    clock.advance(5)
     assert client.submit().json()["status"] == "partial"  # now the only slot is taken
     refused = client.poll(first)
     assert (refused.status_code, refused.json()) == (429, fail("Too many concurrent requests"))
@@ -133,22 +143,33 @@ def test_a_finished_jobs_poll_can_be_refused_when_the_account_is_full(
 def test_requests_being_answered_count_against_the_limit(
     make_emu: Callable[..., Emulator],
 ) -> None:
-    """Synchronous queries hold a slot while they are answered (here: slowly)."""
-    emu = make_emu(slow_seconds=0.3, concurrency_limit=3)
-    barrier = threading.Barrier(4)
+    """Synchronous queries hold a slot while they are answered (here: slowly).
+
+    The fourth query goes once the emulator holds three (an event, not a sleep); the three
+    take 3 s to answer, a margin no loaded machine needs to send one more request.
+    """
+    emu = make_emu(slow_seconds=3, concurrency_limit=3)
     statuses: list[int] = []
 
     def one() -> None:
         client = Client(emu)
-        barrier.wait()
         statuses.append(client.submit().status_code)
+        client.close()
 
-    threads = [threading.Thread(target=one) for _ in range(4)]
+    threads = [threading.Thread(target=one) for _ in range(3)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 60
+    while emu.inflight_peak() < 3:
+        assert time.monotonic() < deadline, "three queries never got in"
+        time.sleep(0.01)
+    fourth = Client(emu)
+    refused = fourth.submit()
+    assert (refused.status_code, refused.json()) == (429, fail("Too many concurrent requests"))
+    fourth.close()
     for thread in threads:
         thread.join()
-    assert sorted(statuses) == [200, 200, 200, 429]
+    assert statuses == [200, 200, 200]
     assert emu.inflight_peak() == 4
 
 
@@ -161,8 +182,8 @@ def test_slots_are_free_before_the_answer_arrives(make_emu: Callable[..., Emulat
     assert emu.inflight_peak() == 1
 
 
-def test_slots_are_per_account(make_emu: Callable[..., Emulator]) -> None:
-    emu = make_emu(partial_share=1.0, job_seconds=5.0, concurrency_limit=1)
+def test_slots_are_per_account(make_emu: Callable[..., Emulator], clock: ManualClock) -> None:
+    emu = make_emu(partial_share=1.0, job_seconds=5.0, concurrency_limit=1, clock=clock)
     client = Client(emu)
     assert client.submit().json()["status"] == "partial"
     assert client.submit().status_code == 429

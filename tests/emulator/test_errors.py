@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, ManualClock
 from tests.emulator.conftest import HEADERS, PIZZA_BODY, PROFILES, Client, fail
 
 
@@ -116,11 +115,13 @@ def test_invalid_request_id(client: Client, req_id: str) -> None:
     assert (response.status_code, response.json()) == (400, fail("Invalid request ID"))
 
 
-def test_invalid_request_id_when_expired(make_emu: Callable[..., Emulator]) -> None:
-    emu = make_emu(partial_share=1.0, job_seconds=0.01, req_id_ttl_seconds=0.02)
+def test_invalid_request_id_when_expired(
+    make_emu: Callable[..., Emulator], clock: ManualClock
+) -> None:
+    emu = make_emu(partial_share=1.0, job_seconds=5, req_id_ttl_seconds=60, clock=clock)
     client = Client(emu)
     req_id = client.submit().json()["req_id"]
-    time.sleep(0.08)
+    clock.advance(65.5)
     response = client.poll(req_id)
     assert (response.status_code, response.json()) == (400, fail("Invalid request ID"))
 
@@ -133,12 +134,12 @@ def test_invalid_query_without_req_id(emu: Emulator, query: str) -> None:
 
 
 # Row: 400 "Error Processing, Please try again later" — an async job that fails.
-def test_error_processing(make_emu: Callable[..., Emulator]) -> None:
-    emu = make_emu(partial_share=1.0, async_fail_share=1.0, job_seconds=0.02)
+def test_error_processing(make_emu: Callable[..., Emulator], clock: ManualClock) -> None:
+    emu = make_emu(partial_share=1.0, async_fail_share=1.0, job_seconds=5, clock=clock)
     client = Client(emu)
     req_id = client.submit().json()["req_id"]
     assert client.poll(req_id).json() == {"status": "partial", "req_id": req_id}
-    time.sleep(0.05)
+    clock.advance(5)
     response = client.poll(req_id)
     assert (response.status_code, response.json()) == (
         400,
@@ -172,8 +173,10 @@ def test_header_names_are_case_insensitive(emu: Emulator) -> None:
 
 
 # Row: 429 "Too many concurrent requests" — over the account's concurrency limit.
-def test_too_many_concurrent_requests(make_emu: Callable[..., Emulator]) -> None:
-    emu = make_emu(partial_share=1.0, job_seconds=5.0)
+def test_too_many_concurrent_requests(
+    make_emu: Callable[..., Emulator], clock: ManualClock
+) -> None:
+    emu = make_emu(partial_share=1.0, job_seconds=5.0, clock=clock)
     client = Client(emu)
     for _ in range(3):
         assert client.submit().json()["status"] == "partial"
@@ -265,8 +268,10 @@ def test_order_faults_before_payload(make_emu: Callable[..., Emulator]) -> None:
     assert client.submit(b"not json").json() == fail("Server error")
 
 
-def test_order_payload_then_validation_then_concurrency(make_emu: Callable[..., Emulator]) -> None:
-    client = Client(make_emu(partial_share=1.0, job_seconds=5.0, concurrency_limit=1))
+def test_order_payload_then_validation_then_concurrency(
+    make_emu: Callable[..., Emulator], clock: ManualClock
+) -> None:
+    client = Client(make_emu(partial_share=1.0, job_seconds=5.0, concurrency_limit=1, clock=clock))
     assert client.submit().json()["status"] == "partial"
     assert client.submit(b"{").json() == fail("Payload is mandatory")
     assert client.submit({**PIZZA_BODY, "from": "20240101"}).json() == fail("[invalid from date]")
