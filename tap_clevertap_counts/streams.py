@@ -2,11 +2,14 @@
 per query and stream.
 
 Each configured query is a partition keyed by its name; its state holds the last `to_date`
-emitted and the query's fingerprint. Counting is the run's job (`run.py`): on the first record
-asked for, every selected stream's owed periods are planned once and counted together within the
-account's limit, and each stream takes its results partition by partition, in order. A bookmark
-therefore only passes periods whose records are out. STATE goes out every so many records or
-seconds rather than after each record, so output stays linear in the work however many queries
+emitted, the query's fingerprint and the account it was counted for. Records carry the account,
+part of the primary key, so many accounts (one extractor each) can share one table.
+
+Counting is the run's job (`run.py`): on the first record asked for, every selected stream's
+owed periods are planned once and counted together within the account's limit, and each stream
+takes its results partition by partition, in order. A bookmark therefore only passes periods
+whose records are out. STATE goes out every so many records or seconds rather than after each
+record, so output stays linear in the work however many queries
 there are; a killed run counts again at most what the last STATE did not cover.
 """
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from .tap import TapClevertapCounts
 
 FINGERPRINT_KEY = "query_fingerprint"
+ACCOUNT_KEY = "account_id"  # in each partition's state: whose data its bookmark describes
 STATE_EVERY_RECORDS = 10  # at least; more when the state itself is larger (many queries)
 STATE_EVERY_SECONDS = 5.0  # slow real runs: a STATE at least this often while records flow
 
@@ -53,13 +57,19 @@ class ProfileCountsStream(Stream):
     """How many distinct profiles did an event, per query and period."""
 
     name = "profile_counts"
-    primary_keys = ("query_name", "from_date", "to_date")
+    primary_keys = ("account_id", "query_name", "from_date", "to_date")
     replication_key = "to_date"
     is_sorted = True  # ascending to_date per partition: resumable state
     STATE_MSG_FREQUENCY = 2**62  # never by count alone: `_increment_stream_state` paces STATE
     path = PROFILES_PATH
 
     schema = th.PropertiesList(
+        th.Property(
+            "account_id",
+            th.StringType,
+            required=True,
+            description="The CleverTap account counted, as configured",
+        ),
         th.Property("query_name", th.StringType, required=True, description="The query's name"),
         th.Property("from_date", th.DateType, required=True, description="First day counted"),
         th.Property("to_date", th.DateType, required=True, description="Last day counted"),
@@ -109,6 +119,18 @@ class ProfileCountsStream(Stream):
         value = state.get("replication_key_value")
         if value is None:
             return None
+        if self._other_account(state):
+            self.logger.info(
+                "query '%s': its bookmark %s is of account %s, not %s: counting account %s "
+                "again from %s",
+                spec.name,
+                value,
+                state[ACCOUNT_KEY],
+                self.settings.account_id,
+                self.settings.account_id,
+                spec.start_date,
+            )
+            return None
         if state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint:
             self.logger.info(
                 "query '%s' changed since its bookmark %s: counting again from %s",
@@ -126,6 +148,12 @@ class ProfileCountsStream(Stream):
                 spec.start_date,
             )
         return day
+
+    def _other_account(self, state: dict[str, Any]) -> bool:
+        """Whether a partition's bookmark was written for another account. A state from before
+        accounts were stored (no account in it) counts as this account's: no recount on upgrade."""
+        stored: object = state.get(ACCOUNT_KEY, self.settings.account_id)
+        return stored != self.settings.account_id
 
     def owed_periods(self, spec: QuerySpec) -> list[Period]:
         """The periods of `spec` this run counts: after its bookmark (minus the lookback), or
@@ -171,10 +199,10 @@ class ProfileCountsStream(Stream):
                 self._emitted[name] = job.request.to_date.isoformat()
                 yield self._record(job, count)
 
-    @staticmethod
-    def _record(job: Job, count: int) -> dict[str, Any]:
+    def _record(self, job: Job, count: int) -> dict[str, Any]:
         request = job.request
         return {
+            "account_id": self.settings.account_id,
             "query_name": job.spec.name,
             "from_date": request.from_date.isoformat(),
             "to_date": request.to_date.isoformat(),
@@ -205,10 +233,12 @@ class ProfileCountsStream(Stream):
         new_value = self._emitted[name]
         current = read_bookmark(state.get("replication_key_value"))
         changed = state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint
+        changed = changed or self._other_account(state)
         if changed or current is None or new_value > current.isoformat():
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = new_value
             state[FINGERPRINT_KEY] = spec.fingerprint
+        state[ACCOUNT_KEY] = self.settings.account_id
         self._since_state += 1
         now = time.monotonic()
         if self._since_state >= self._state_every or now - self._last_state >= (
