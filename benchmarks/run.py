@@ -1,8 +1,9 @@
 """`make bench`: run the benchmark suite and write BENCHMARKS.md (see benchmarks/suite.py).
 
 Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-write]`.
-`--only slow-output` runs only the STATE-output rows with slow answers (about two minutes) and
-prints them; it never writes BENCHMARKS.md, which holds a whole suite's figures.
+`--only NAME` runs only those rows and prints them; it never writes BENCHMARKS.md, which holds a
+whole suite's figures: `slow-output` (STATE output with slow answers, about two minutes),
+`accounts` (many accounts at once).
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks import report, suite  # noqa: E402
+from benchmarks import accounts, report, suite  # noqa: E402
+
+
+def only_accounts(days: int, long_factor: int) -> int:
+    """The many-accounts rows alone: printed, not written (a partial run is no BENCHMARKS.md)."""
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        outcomes = accounts.run_all(pathlib.Path(workdir), lambda line: print(line, flush=True))
+    found = accounts.checks(outcomes)
+    print()
+    print("\n".join(accounts.section(outcomes, found)))
+    return 0 if all(check.ok for check in found) else 1
 
 
 def slow_output(days: int, long_factor: int) -> int:
@@ -32,7 +43,7 @@ def slow_output(days: int, long_factor: int) -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
-ONLY: dict[str, Callable[[int, int], int]] = {"slow-output": slow_output}
+ONLY: dict[str, Callable[[int, int], int]] = {"slow-output": slow_output, "accounts": only_accounts}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         results = suite.run_suite(
             pathlib.Path(workdir), args.days, args.long_factor, lambda line: print(line, flush=True)
         )
+        many = accounts.run_all(pathlib.Path(workdir), lambda line: print(line, flush=True))
     checks = suite.checks(results)
+    many_checks = accounts.checks(many)
     text = report.render(
         results,
         checks,
@@ -67,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         revision_before=revision_before,
         tap_code_before=tap_code_before,
     )
+    text += "\n".join(["", *accounts.section(many, many_checks)])
+    checks += many_checks
     print()
     print(text)
     if not args.no_write:

@@ -2,12 +2,15 @@
 per query and stream.
 
 Each configured query is a partition keyed by its name; its state holds the last `to_date`
-emitted and the query's fingerprint. Counting is the run's job (`run.py`): on the first record
-asked for, every selected stream's owed periods are planned once and counted together within the
-account's limit, and each stream takes its results partition by partition, in order. A bookmark
-therefore only passes periods whose records are out (in BATCH mode: whose batch file was
-announced). STATE goes out at the pace `delivery` sets (every partition's worth of records,
-or every 2 minutes while records trickle), rather than after each record.
+emitted, the query's fingerprint and the account it was counted for. Records carry the account,
+part of the primary key, so many accounts (one extractor each) can share one table.
+
+Counting is the run's job (`run.py`): on the first record asked for, every selected stream's
+owed periods are planned once and counted together within the account's limit, and each stream
+takes its results partition by partition, in order. A bookmark therefore only passes periods
+whose records are out (in BATCH mode: whose batch file was announced). STATE goes out at the
+pace `delivery` sets (every partition's worth of records, or every 2 minutes while records
+trickle), rather than after each record.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from .tap import TapClevertapCounts
 
 FINGERPRINT_KEY = "query_fingerprint"
+ACCOUNT_KEY = "account_id"  # in each partition's state: whose data its bookmark describes
 
 
 def read_bookmark(value: Any) -> datetime.date | None:
@@ -52,13 +56,19 @@ class ProfileCountsStream(DeliveringStream):
     """How many distinct profiles did an event, per query and period."""
 
     name = "profile_counts"
-    primary_keys = ("query_name", "from_date", "to_date")
+    primary_keys = ("account_id", "query_name", "from_date", "to_date")
     replication_key = "to_date"
     is_sorted = True  # ascending to_date per partition: resumable state
     STATE_MSG_FREQUENCY = 2**62  # never by count alone: `_increment_stream_state` paces STATE
     path = PROFILES_PATH
 
     schema = th.PropertiesList(
+        th.Property(
+            "account_id",
+            th.StringType,
+            required=True,
+            description="The CleverTap account counted, as configured",
+        ),
         th.Property("query_name", th.StringType, required=True, description="The query's name"),
         th.Property("from_date", th.DateType, required=True, description="First day counted"),
         th.Property("to_date", th.DateType, required=True, description="Last day counted"),
@@ -106,6 +116,18 @@ class ProfileCountsStream(DeliveringStream):
         value = state.get("replication_key_value")
         if value is None:
             return None
+        if self._other_account(state):
+            self.logger.info(
+                "query '%s': its bookmark %s is of account %s, not %s: counting account %s "
+                "again from %s",
+                spec.name,
+                value,
+                state[ACCOUNT_KEY],
+                self.settings.account_id,
+                self.settings.account_id,
+                spec.start_date,
+            )
+            return None
         if state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint:
             self.logger.info(
                 "query '%s' changed since its bookmark %s: counting again from %s",
@@ -123,6 +145,12 @@ class ProfileCountsStream(DeliveringStream):
                 spec.start_date,
             )
         return day
+
+    def _other_account(self, state: dict[str, Any]) -> bool:
+        """Whether a partition's bookmark was written for another account. A state from before
+        accounts were stored (no account in it) counts as this account's: no recount on upgrade."""
+        stored: object = state.get(ACCOUNT_KEY, self.settings.account_id)
+        return stored != self.settings.account_id
 
     def owed_periods(self, spec: QuerySpec) -> list[Period]:
         """The periods of `spec` this run counts: after its bookmark (minus the lookback), or
@@ -192,10 +220,10 @@ class ProfileCountsStream(DeliveringStream):
                 self._emitted[name] = job.request.to_date.isoformat()
                 yield self._record(job, count)
 
-    @staticmethod
-    def _record(job: Job, count: int) -> dict[str, Any]:
+    def _record(self, job: Job, count: int) -> dict[str, Any]:
         request = job.request
         return {
+            "account_id": self.settings.account_id,
             "query_name": job.spec.name,
             "from_date": request.from_date.isoformat(),
             "to_date": request.to_date.isoformat(),
@@ -231,10 +259,12 @@ class ProfileCountsStream(DeliveringStream):
         state = self.get_context_state({"query_name": name})
         current = read_bookmark(state.get("replication_key_value"))
         changed = state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint
+        changed = changed or self._other_account(state)
         if changed or current is None or to_date > current.isoformat():
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = to_date
             state[FINGERPRINT_KEY] = spec.fingerprint
+        state[ACCOUNT_KEY] = self.settings.account_id
 
 
 class EventCountsStream(ProfileCountsStream):

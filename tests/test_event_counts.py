@@ -64,7 +64,7 @@ def test_discovery_offers_event_counts_unselected_by_default(tmp_path: Path) -> 
     assert roots["event_counts"]["selected-by-default"] is False
     assert roots["profile_counts"]["selected-by-default"] is True
     events = next(e for e in catalog["streams"] if e["tap_stream_id"] == "event_counts")
-    assert events["key_properties"] == ["query_name", "from_date", "to_date"]
+    assert events["key_properties"] == ["account_id", "query_name", "from_date", "to_date"]
     assert events["replication_key"] == "to_date"
 
 

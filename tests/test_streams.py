@@ -8,7 +8,7 @@ import threading
 import zoneinfo
 from typing import Any
 
-from tap_clevertap_counts.emulator import Emulator, ManualClock
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, Emulator, ManualClock
 
 from .conftest import (
     LAUNCHES,
@@ -73,6 +73,7 @@ def test_records_carry_the_contract_fields(emulator: Emulator) -> None:
     config = tap_config(emulator, start_date="2024-03-01", end_date="2024-03-02")
     run = run_tap(config)
     assert run.records[0] == {
+        "account_id": DEMO_ACCOUNT_ID,
         "query_name": "pizza",
         "from_date": "2024-03-01",
         "to_date": "2024-03-01",

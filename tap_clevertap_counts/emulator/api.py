@@ -88,7 +88,7 @@ class CountsAPI:
     def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._config = config
-        self.store = EventStore(config.seed)
+        self.store = EventStore(config.seed, account_id=config.account_id)
         self.jobs = JobBook(config.seed, clock)
         self.faults = Faults(config.seed)
         self.injections = InjectQueue()
@@ -104,8 +104,9 @@ class CountsAPI:
     def update(self, **changes: object) -> None:
         with self._lock:
             old, new = self._config, changed(self._config, changes)
+            if (new.seed, new.account_id) != (old.seed, old.account_id):
+                self.store = EventStore(new.seed, account_id=new.account_id)
             if new.seed != old.seed:
-                self.store = EventStore(new.seed)
                 self.jobs.reseed(new.seed)
                 self.faults.reseed(new.seed)
             self.log.reopen(new.log_path, new.passcode)

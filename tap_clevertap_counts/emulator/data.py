@@ -14,6 +14,9 @@ import random
 from collections.abc import Callable, Sequence
 
 PropertyValue = str | int | float
+# The seed of an account's data: the emulator's `--seed`, with the account id mixed in for any
+# account but the demo one (see `data_seed`).
+DataSeed = int | str
 
 STRING = "string"
 NUMBER = "number"
@@ -128,7 +131,13 @@ class DayEvents:
         ]
 
 
-def profile_weights(seed: int, event: str, profiles: int) -> list[float]:
+def data_seed(seed: int, account_id: str, demo_account_id: str) -> DataSeed:
+    """Each account its own data, so a test can tell a swapped or lost account; the demo
+    account keeps the plain seed, so its numbers (the demo's, the tests') never change."""
+    return seed if account_id == demo_account_id else f"{seed}|account={account_id}"
+
+
+def profile_weights(seed: DataSeed, event: str, profiles: int) -> list[float]:
     """Cumulative activity weights: a few heavy users and a long tail.
 
     The skew makes the same profiles come back day after day, so distinct counts over a range are
@@ -140,7 +149,7 @@ def profile_weights(seed: int, event: str, profiles: int) -> list[float]:
 
 
 def draw_day(
-    seed: int,
+    seed: DataSeed,
     day: datetime.date,
     event: str,
     cum_weights: Sequence[float],

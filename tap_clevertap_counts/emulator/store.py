@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from tap_clevertap_counts.emulator import data
 from tap_clevertap_counts.emulator import messages as m
+from tap_clevertap_counts.emulator.config import DEMO_ACCOUNT_ID
 from tap_clevertap_counts.emulator.query import Filter, Rejected, parse_filters
 
 _CACHE_DAYS = 1024
@@ -28,12 +29,19 @@ def days_between(from_date: datetime.date, to_date: datetime.date) -> Iterator[d
 
 
 class EventStore:
-    """A seeded synthetic account: `profiles` users and the events of `EVENTS`."""
+    """A seeded synthetic account: `profiles` users and the events of `EVENTS`.
+
+    Two accounts with the same seed have different data (the account id is part of the draw),
+    except that the demo account's data is the seed's alone, as it always was."""
 
     EVENTS: dict[str, dict[str, str]] = data.EVENTS
 
-    def __init__(self, seed: int = 42, profiles: int = 2000) -> None:
+    def __init__(
+        self, seed: int = 42, profiles: int = 2000, account_id: str = DEMO_ACCOUNT_ID
+    ) -> None:
         self.seed = seed
+        self.account_id = account_id
+        self._data_seed = data.data_seed(seed, account_id, DEMO_ACCOUNT_ID)
         self.profiles = profiles
         self._weights: dict[str, list[float]] = {}
         self._cache: collections.OrderedDict[tuple[datetime.date, str], data.DayEvents] = (
@@ -45,7 +53,7 @@ class EventStore:
         with self._lock:
             weights = self._weights.get(event)
         if weights is None:
-            weights = data.profile_weights(self.seed, event, self.profiles)
+            weights = data.profile_weights(self._data_seed, event, self.profiles)
             with self._lock:
                 self._weights[event] = weights
         return weights
@@ -59,7 +67,7 @@ class EventStore:
                 self._cache.move_to_end(key)
                 return cached
         if event_name in data.CATALOGUE:
-            drawn = data.draw_day(self.seed, day, event_name, self._cum_weights(event_name))
+            drawn = data.draw_day(self._data_seed, day, event_name, self._cum_weights(event_name))
         else:
             drawn = data.DayEvents(profiles=(), columns={})
         with self._lock:

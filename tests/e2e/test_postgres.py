@@ -186,6 +186,7 @@ def test_lookback_run_adds_new_periods_and_updates_recounted_rows_in_place(loads
 def test_column_types(loads: Loads) -> None:
     cols = loads.columns
     assert {name: c.data_type for name, c in cols.items() if not name.startswith("_sdc_")} == {
+        "account_id": "text",
         "query_name": "text",
         "from_date": "date",
         "to_date": "date",
@@ -195,11 +196,12 @@ def test_column_types(loads: Loads) -> None:
         "granularity": "text",
     }
     assert {name for name, c in cols.items() if not c.nullable} == {
+        "account_id",
         "query_name",
         "from_date",
         "to_date",
     }, "exactly the key properties are NOT NULL"
-    assert loads.primary_key == ["query_name", "from_date", "to_date"]
+    assert loads.primary_key == ["account_id", "query_name", "from_date", "to_date"]
     assert cols["_sdc_batched_at"].data_type == "timestamp without time zone"
 
 
