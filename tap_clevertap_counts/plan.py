@@ -67,16 +67,21 @@ class Plan(Sequence[Job]):
             for (stream, spec, periods), start in zip(self._blocks, self._starts, strict=False)
         ]
 
-    def duplicates(self, paths: dict[str, str]) -> dict[int, list[int]]:
+    def duplicates(
+        self, paths: dict[str, str], exclude: set[int] | frozenset[int] = frozenset()
+    ) -> dict[int, list[int]]:
         """Position -> the later positions that ask the very same question of CleverTap.
 
         The same endpoint, event, filters and dates are one job whichever queries ask it (a
         `week` and a `rolling_7d` of one event share their Monday-to-Sunday windows; two queries
         may differ only in name). Only blocks that share an endpoint and a definition are
-        compared, so a run of distinct queries keeps no per-period index.
+        compared, so a run of distinct queries keeps no per-period index. Blocks starting at
+        a position in `exclude` (counted another way: Trends) are left out.
         """
         groups: dict[tuple[str, str, str], list[tuple[int, list[Period]]]] = {}
         for stream, spec, periods, start in self.blocks():
+            if start in exclude:
+                continue
             filters = json.dumps(list(spec.event_properties), sort_keys=True)
             groups.setdefault((paths[stream], spec.event_name, filters), []).append(
                 (start, periods)

@@ -48,6 +48,9 @@ class CountingStream(Protocol):
     def selected_by_default(self) -> bool: ...
 
 
+_Block = tuple[str, QuerySpec, list[Period], int]  # stream, query, periods, first position
+
+
 class Run:
     """The plan of one sync and the workers counting it; hands out results block by block."""
 
@@ -106,9 +109,10 @@ class Run:
             )
             for path in apis
         }
-        self._duplicates = self._plan.duplicates(self._paths)
+        self._duplicates = self._plan.duplicates(self._paths, exclude=by_trends)
+        trends = self._share_series(trends)
         repeated = {position for later in self._duplicates.values() for position in later}
-        feeds = {path: self._feed(path, blocks, by_trends | {-1}, repeated) for path in apis}
+        feeds = {path: self._feed(path, blocks, by_trends, repeated) for path in apis}
         # Every pool runs ahead of the reader as far as the plan goes: the results waiting for
         # their stream's turn are bare counts, no more memory than the plan's own periods.
         self._runner = LaneRunner(
@@ -130,10 +134,26 @@ class Run:
             ).queue()
         self._runner.start()
 
+    def _share_series(self, trends: list[_Block]) -> list[_Block]:
+        """The Trends blocks that ask: of identical ones (the same endpoint, event and days, as
+        two queries differing only in name), the first asks and the others get its counts."""
+        first: dict[tuple[str, str, Period, int], int] = {}
+        asking = []
+        for block in trends:
+            stream, spec, periods, start = block
+            key = (self._paths[stream], spec.event_name, periods[0], len(periods))
+            owner = first.setdefault(key, start)
+            if owner == start:
+                asking.append(block)
+                continue
+            for offset in range(len(periods)):
+                self._duplicates.setdefault(owner + offset, []).append(start + offset)
+        return asking
+
     def _feed(
         self,
         path: str,
-        blocks: list[tuple[str, QuerySpec, list[Period], int]],
+        blocks: list[_Block],
         by_trends: set[int],
         repeated: set[int],
     ) -> Iterator[tuple[int, Callable[[], None]]]:
@@ -154,17 +174,18 @@ class Run:
         assert self._runner is not None
         job = self._plan[position]
         value = self._clients[self._paths[job.stream]].count(job.request, priority=position)
-        self._runner.put(position, value)
-        for later in self._duplicates.get(position, ()):
-            self._runner.put(later, value)
+        self.put(position, value)
         return value
 
     def _count_task(self, position: int) -> None:
         self.count_own(position)
 
     def put(self, position: int, value: int) -> None:
+        """A position's count, and the same for every later position asking the same."""
         assert self._runner is not None
         self._runner.put(position, value)
+        for later in self._duplicates.get(position, ()):
+            self._runner.put(later, value)
 
     def add(self, lane: str, priority: int, task: Callable[[], None]) -> None:
         assert self._runner is not None

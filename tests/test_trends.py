@@ -274,3 +274,23 @@ def test_faults_mid_series_are_retried_like_any_count(
     assert warnings == []
     assert len(submits(emulator, TRENDS)) == 2 * len(ELIGIBLE) + 1  # one resubmitted
     assert len(run.records) == len(expected_periods({}, 0))
+
+
+def test_identical_queries_share_one_series_and_one_check(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    """Two queries differing only in name ask one Trends job and one check between them; a
+    third one, filtered, shares none of it (and counts its days itself)."""
+    emulator = make_emulator(partial_share=0.5, job_seconds=0.02)
+    again = {**LAUNCHES, "name": "launches_again"}
+    queries: list[dict[str, Any]] = [LAUNCHES, again, PIZZA, {**PIZZA, "name": "pizza_again"}]
+    config = config_for(emulator, queries=queries, backfill_with_trends=True)
+    run = run_tap(config)
+    assert_exact(emulator, config, run)
+    days = (END - START).days + 1
+    assert Counter(r["query_name"] for r in run.records) == {q["name"]: days for q in queries}
+    assert len(submits(emulator, TRENDS)) == 1
+    own = Counter((b["event_name"], b["from"]) for b in submits(emulator, PROFILES))
+    assert max(own.values()) == 1
+    assert sum(1 for event, _ in own if event == "App Launched") == 2
+    assert sum(1 for event, _ in own if event == "choseNewFavoriteFood") == days
