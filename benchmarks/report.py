@@ -10,12 +10,12 @@ import subprocess
 from importlib import metadata
 
 from benchmarks.scenarios import Outcome
+from benchmarks.speed import Check
 from benchmarks.suite import (
     ACCOUNT_LIMIT,
     JOB_SECONDS,
     OUTPUT_DAYS,
     POLL_INTERVAL,
-    Check,
     Results,
     bound,
     slots,

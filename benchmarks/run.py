@@ -1,6 +1,8 @@
 """`make bench`: run the benchmark suite and write BENCHMARKS.md (see benchmarks/suite.py).
 
 Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-write]`.
+`--only NAME` runs one group of rows (their figures and checks printed, BENCHMARKS.md left
+alone, since a partial run must not replace the full one): `both-streams`, `trends`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,24 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks import report, suite  # noqa: E402
+from benchmarks import report, speed, suite  # noqa: E402
+
+ONLY = ("both-streams", "trends")
+
+
+def only(name: str, days: int) -> int:
+    """One group of rows on its own: print its figures and checks; write nothing."""
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        folder = pathlib.Path(workdir)
+        say = lambda line: print(line, flush=True)  # noqa: E731
+        if name == "both-streams":
+            checks = suite.both_streams_checks(suite.both_streams(days, folder, say))
+        else:
+            checks = speed.trends_checks(*speed.run_trends(folder, say))
+    print(f"load average (1 min) after: {report.load()}")
+    for check in checks:
+        print(f"{'met' if check.ok else 'MISSED'}: {check.target}: {check.measured}")
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         "--output", type=pathlib.Path, default=REPO / "BENCHMARKS.md", help="file to write"
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave the file")
+    parser.add_argument("--only", choices=ONLY, help="run only these rows; print, never write")
     args = parser.parse_args(argv)
+    if args.only:
+        return only(args.only, args.days)
     load_before, revision_before = report.load(), report.revision()
     tap_code_before = report.tap_code()
     with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
