@@ -1,14 +1,16 @@
 """One sync's count jobs, across every selected stream and query: planned once, run together.
 
-CleverTap allows a few count queries in flight per account, and each takes at least a poll
-interval, so a run's throughput is decided by keeping those slots busy across everything it
-owes, whatever stream or query a job belongs to. The SDK, though, syncs streams one after
-another and partitions one after another, and a bookmark may only pass a period once its record
-is out. So the run is planned once, when the first record is asked for, from every selected
-stream's bookmarks; one `OrderedRunner` works through the whole plan in the order the SDK will
-ask for it; and each (stream, query) block is handed out in order. A block the SDK asks for
-ahead of the plan is reached by reading through the ones before it and keeping their results
-for later: nothing is ever submitted twice within a run.
+CleverTap allows a few count queries in flight per account and API, and each takes at least a
+poll interval, so a run's throughput is decided by keeping every API's slots busy across
+everything it owes, whatever stream or query a job belongs to. The SDK, though, syncs streams
+one after another and partitions one after another, and a bookmark may only pass a period once
+its record is out. So the run is planned once, when the first record is asked for, from every
+selected stream's bookmarks; a pool per API (its own limiter and workers, `scheduler.LaneRunner`)
+works through that API's jobs from the start of the run; and each (stream, query) block is
+handed out in order, its counts read by position. A question two queries share is asked once
+(`Plan.duplicates`), and long daily backlogs may be counted through Trends (`trends.py`); either
+way each planned period comes out as its own (Job, count) pair, and nothing is ever submitted
+twice within a run.
 """
 
 from __future__ import annotations
