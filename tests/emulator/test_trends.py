@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tap_clevertap_counts.emulator import Emulator
+from tap_clevertap_counts.emulator import __main__ as emulator_main
 from tests.emulator.conftest import EVENTS, PIZZA_BODY, PROFILES, Client, fail
 
 TRENDS = "/1/counts/trends.json"
@@ -143,3 +144,13 @@ def test_an_answer_forced_on_trends_spares_the_other_apis(emu: Emulator, client:
     assert client.submit(LAUNCHES_BODY).status_code == 200
     assert client.submit(trends_body(), path=TRENDS).status_code == 500
     assert client.submit(trends_body(), path=TRENDS).status_code == 200
+
+
+def test_the_command_line_switches_reach_the_config() -> None:
+    parser = emulator_main._parser()
+    config = emulator_main.config_from_args(
+        parser.parse_args(["--shared-limit", "--trends-off", "--trends-disagree"])
+    )
+    assert (config.shared_limit, config.trends_off, config.trends_disagree) == (True, True, True)
+    default = emulator_main.config_from_args(parser.parse_args([]))
+    assert (default.shared_limit, default.trends_off, default.trends_disagree) == (False,) * 3
