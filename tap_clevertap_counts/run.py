@@ -124,6 +124,14 @@ class Run:
             window=len(self._plan),
             stop=stop,
         )
+        if trends:
+            self.logger.info(
+                "backfill_with_trends: %d backlog(s) of %d days or more counted through Trends "
+                "(%s), each checked on its first and latest day against its own endpoint",
+                len(trends),
+                trends_path.MIN_DAYS,
+                ", ".join(f"{spec.name} ({stream})" for stream, spec, *_ in trends),
+            )
         for stream, spec, periods, start in trends:
             trends_path.TrendsBlock(
                 self,
