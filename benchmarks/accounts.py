@@ -33,7 +33,7 @@ from typing import Any
 from typing_extensions import override
 
 from benchmarks.processes import TAP, EmulatorProcess, EmulatorSettings
-from benchmarks.suite import Check
+from benchmarks.speed import Check
 
 ACCOUNTS = (1, 4, 16)
 JOB_SECONDS = 1.5  # a partial job; CleverTap's take a poll (30 s) or more

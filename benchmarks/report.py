@@ -9,7 +9,9 @@ import platform
 import subprocess
 from importlib import metadata
 
+from benchmarks import speed
 from benchmarks.scenarios import Outcome
+from benchmarks.speed import Check
 from benchmarks.suite import (
     ACCOUNT_LIMIT,
     JOB_SECONDS,
@@ -19,7 +21,6 @@ from benchmarks.suite import (
     SLOW_JOB_SECONDS,
     SLOW_POLL_INTERVAL,
     SLOW_QUERIES,
-    Check,
     Results,
     bound,
     slots,
@@ -252,6 +253,30 @@ def output_table(results: Results, rows: dict[int, Outcome] | None = None) -> li
     return lines
 
 
+def trends_table(results: Results) -> list[str]:
+    if results.trends is None:
+        return ["(not run)"]
+    lines = [
+        _row(["backfill_with_trends", "wall", "API time", "bound", "jobs", "requests"]),
+        _row(["---", "---:", "---:", "---:", "---:", "---:"]),
+    ]
+    for outcome in results.trends:
+        api = outcome.api
+        lines.append(
+            _row(
+                [
+                    "on" if outcome.scenario.with_trends else "off",
+                    f"{outcome.tap.wall_seconds:.2f} s",
+                    f"{api.api_seconds:.2f} s",
+                    f"{speed.trends_bound(outcome):.2f} s",
+                    str(api.jobs_answered),
+                    str(api.requests),
+                ]
+            )
+        )
+    return lines
+
+
 def load() -> str:
     """The 1-minute load average: other work on the machine shows in the figures."""
     try:
@@ -316,9 +341,17 @@ def render(
         "system time from `wait4`.",
         "- Both streams: the same workload with `profile_counts` and `event_counts` selected "
         "by a catalog (the tap's own `--discover`, `selected` set in each stream's root "
-        "metadata), twice the jobs sharing the one account limit; bound as above over all "
-        "their jobs. A job is one (path, submit body): `/1/counts/profiles.json` and "
+        "metadata), twice the jobs; CleverTap's limit (and the emulator's) is per API, so the "
+        "bound is each API's jobs in rounds of its own 3 slots, the two APIs side by side: the "
+        "same as one stream's. A job is one (path, submit body): `/1/counts/profiles.json` and "
         "`/1/counts/events.json` are counted apart in the emulator's log.",
+        f"- Trends (issue 18): a year ({speed.TRENDS_DAYS} days) of daily counts for "
+        f"{len(speed.TRENDS_QUERIES)} unfiltered queries of distinct events, every job "
+        f"`partial` for {speed.TRENDS_JOB_SECONDS:g} s, `poll_interval_seconds` "
+        f"{speed.TRENDS_POLL:g}, with `backfill_with_trends` off and on. Off, the bound is "
+        "ceil(3650 / 3) job times; on, each query is one Trends job and the check's two days on "
+        "its own endpoint, the two APIs side by side. Jobs and requests are counted in the "
+        "emulator's log.",
         f"- Output: instant answers, {OUTPUT_DAYS} days for each of "
         f"{' and '.join(str(n) for n in results.output)} distinct queries of one size "
         "(`q0000`..., one numeric filter each); bytes are stdout's as written, newlines "
@@ -347,7 +380,11 @@ def render(
         "",
         *output_table(results, results.slow_output),
         "",
-        "## Targets (issues 5, 9, 11)",
+        "## Speed: backfill_with_trends (issue 18)",
+        "",
+        *trends_table(results),
+        "",
+        "## Targets (issues 5, 9, 11, 15, 18)",
         "",
         _row(["target", "measured", "met"]),
         _row(["---", "---", "---"]),

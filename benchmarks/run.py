@@ -1,9 +1,9 @@
 """`make bench`: run the benchmark suite and write BENCHMARKS.md (see benchmarks/suite.py).
 
 Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-write]`.
-`--only NAME` runs only those rows and prints them; it never writes BENCHMARKS.md, which holds a
-whole suite's figures: `slow-output` (STATE output with slow answers, about two minutes),
-`accounts` (many accounts at once).
+`--only NAME` runs one group of rows (their figures and checks printed, BENCHMARKS.md left
+alone, since a partial run must not replace the full one): `slow-output` (STATE output with slow
+answers, about two minutes), `accounts` (many accounts at once), `both-streams`, `trends`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks import accounts, report, suite  # noqa: E402
+from benchmarks import accounts, report, speed, suite  # noqa: E402
 
 
 def only_accounts(days: int, long_factor: int) -> int:
@@ -43,7 +43,27 @@ def slow_output(days: int, long_factor: int) -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
-ONLY: dict[str, Callable[[int, int], int]] = {"slow-output": slow_output, "accounts": only_accounts}
+def only_speed(name: str, days: int) -> int:
+    """One group of rows of issue 18 on its own: print its figures and checks; write nothing."""
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        folder = pathlib.Path(workdir)
+        say = lambda line: print(line, flush=True)  # noqa: E731
+        if name == "both-streams":
+            checks = suite.both_streams_checks(suite.both_streams(days, folder, say))
+        else:
+            checks = speed.trends_checks(*speed.run_trends(folder, say))
+    print(f"load average (1 min) after: {report.load()}")
+    for check in checks:
+        print(f"{'met' if check.ok else 'MISSED'}: {check.target}: {check.measured}")
+    return 0 if all(check.ok for check in checks) else 1
+
+
+ONLY: dict[str, Callable[[int, int], int]] = {
+    "slow-output": slow_output,
+    "accounts": only_accounts,
+    "both-streams": lambda days, _: only_speed("both-streams", days),
+    "trends": lambda days, _: only_speed("trends", days),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,6 +57,7 @@ class Scenario:
     poll_interval: float = 0.05
     queries: tuple[dict[str, Any], ...] = tuple(QUERIES)
     streams: tuple[str, ...] = (PROFILE_COUNTS,)  # other than this: selected by a catalog
+    with_trends: bool = False  # `backfill_with_trends`
 
     @property
     def jobs(self) -> int:
@@ -75,6 +76,7 @@ class Scenario:
             "poll_interval_seconds": self.poll_interval,
             "max_concurrent_queries": self.max_concurrent,
             "request_timeout_seconds": 10,
+            "backfill_with_trends": self.with_trends,
         }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 
 class Outcome(enum.Enum):
@@ -39,6 +39,7 @@ class Answer:
     words: str
     count: int | None = None
     req_id: int | None = None
+    body: dict[str, Any] | None = None  # a whole success answer (a Trends series), when asked
 
 
 # CleverTap's error strings (reference page's error table), lower-cased and without a final
@@ -89,8 +90,26 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def classify(http_status: int, body: bytes, location: str | None = None) -> Answer:
-    """Turn one HTTP answer into an `Answer`; never raises on any input."""
+def _success(http_status: int, data: dict[str, Any], *, whole: bool) -> Answer:
+    if whole and http_status == 200:
+        return Answer(Outcome.SUCCESS, http_status, "success", body=data)
+    count = data.get("count")
+    if http_status == 200 and _is_int(count) and count >= 0:
+        return Answer(Outcome.SUCCESS, http_status, "success", count=count)
+    return Answer(
+        Outcome.TRANSIENT, http_status, f"a success answer without a valid count: {count!r}"
+    )
+
+
+def classify(
+    http_status: int, body: bytes, location: str | None = None, *, whole: bool = False
+) -> Answer:
+    """Turn one HTTP answer into an `Answer`; never raises on any input.
+
+    `whole`: a success answer is kept as it came (Trends answers a series, not a count); its
+    shape is for the caller to judge, since a wrong shape there means "do not trust", not
+    "retry".
+    """
     if 300 <= http_status < 400:
         target = location or "an unnamed location"
         return Answer(Outcome.ENDPOINT, http_status, f"redirected to {target}")
@@ -108,12 +127,7 @@ def classify(http_status: int, body: bytes, location: str | None = None) -> Answ
 
     status = data.get("status")
     if status == "success":
-        count = data.get("count")
-        if http_status == 200 and _is_int(count) and count >= 0:
-            return Answer(Outcome.SUCCESS, http_status, "success", count=count)
-        return Answer(
-            Outcome.TRANSIENT, http_status, f"a success answer without a valid count: {count!r}"
-        )
+        return _success(http_status, data, whole=whole)
     if status == "partial":
         req_id = data.get("req_id")
         if http_status == 200 and _is_int(req_id) and req_id > 0:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from typing_extensions import override
 
@@ -30,7 +31,15 @@ from .errors import (
     UnreachableError,
 )
 from .limiter import AdaptiveLimiter
-from .request import DEFAULT_MAX_TRIES, EVENTS_PATH, PROFILES_PATH, ClientSettings, CountRequest
+from .request import (
+    DEFAULT_MAX_TRIES,
+    EVENTS_PATH,
+    PROFILES_PATH,
+    TRENDS_PATH,
+    ClientSettings,
+    CountRequest,
+    Question,
+)
 from .transport import Transport, UnsendableCredentialsError
 
 logger = logging.getLogger("tap_clevertap_counts.client")
@@ -40,6 +49,7 @@ __all__ = [
     "DEFAULT_MAX_TRIES",
     "EVENTS_PATH",
     "PROFILES_PATH",
+    "TRENDS_PATH",
     "CleverTapClient",
     "ClientSettings",
     "CountRequest",
@@ -71,11 +81,15 @@ class CleverTapClient:
         self._clock = clock
         self._answered = False  # any HTTP answer yet: a refused connection is then a blip
         self._url = settings.base_url.rstrip("/") + settings.path
+        # Trends is an optional fast path: its refusals (a 404, a 400) mean "count the other
+        # way", so they end that one series, never the run.
+        self._optional = settings.path == TRENDS_PATH
         self._transport = Transport(
             self._url,
             account_id=settings.account_id,
             passcode=settings.passcode,
             timeout=settings.request_timeout,
+            whole=self._optional,
         )
 
     @override
@@ -84,16 +98,33 @@ class CleverTapClient:
 
     def count(self, request: CountRequest, priority: int = 0) -> int:
         """The exact count for `request`, holding one concurrency slot while it runs."""
+        answer = self._ask(request, priority)
+        assert answer.count is not None
+        return answer.count
+
+    def series(self, request: Question, priority: int = 0) -> dict[str, Any]:
+        """The whole success answer of a Trends request (its shape is the caller's to judge)."""
+        answer = self._ask(request, priority)
+        assert answer.body is not None
+        return answer.body
+
+    def _ask(self, request: Question, priority: int) -> Answer:
         self.limiter.acquire(priority, self.stop)
         clean = False
         try:
-            value = self._count(request, priority)
+            answer = self._count(request, priority)
             clean = True
-            return value
+            return answer
         finally:
             self.limiter.release(clean=clean)
 
-    def _count(self, request: CountRequest, priority: int) -> int:
+    def _stop_run(self) -> None:
+        """A failure no retry fixes: nothing more is sent by the run (but Trends' own
+        failures only end that series)."""
+        if not self._optional:
+            self.stop.set()
+
+    def _count(self, request: Question, priority: int) -> Answer:
         settings = self.settings
         waits = settings.backoff_waits()
         failures = 0
@@ -107,8 +138,7 @@ class CleverTapClient:
             if answer.http_status is not None:
                 self._answered = True
             if outcome is Outcome.SUCCESS:
-                assert answer.count is not None
-                return answer.count
+                return answer
             if outcome is Outcome.PARTIAL:
                 now = self._clock()
                 # A poll every poll_interval, not every interval plus a round trip: the first
@@ -141,7 +171,7 @@ class CleverTapClient:
             unreachable = outcome is Outcome.UNREACHABLE and not self._answered
             tries = UNREACHABLE_TRIES if unreachable else settings.max_tries
             if failures >= tries and unreachable:
-                self.stop.set()
+                self._stop_run()
                 raise UnreachableError(
                     f"cannot reach {self._url}: {answer.words} ({failures} tries). Check "
                     "api_url (or region), and that the server or emulator is running"
@@ -170,7 +200,7 @@ class CleverTapClient:
 
     def _wait_while_busy(
         self,
-        request: CountRequest,
+        request: Question,
         answer: Answer,
         busy: _Busy,
         *,
@@ -182,7 +212,7 @@ class CleverTapClient:
         settings = self.settings
         waited = self._clock() - busy.since
         if waited >= settings.busy_timeout:
-            self.stop.set()
+            self._stop_run()
             raise AccountBusyError(
                 f"CleverTap answered {_said(answer)} to {request.describe()} for {waited:.0f} s:"
                 " the account's concurrent query slots stayed taken, probably by another client"
@@ -206,7 +236,7 @@ class CleverTapClient:
         )
         self._wait(wait)
 
-    def _exchange(self, request: CountRequest, req_id: int | None) -> Answer:
+    def _exchange(self, request: Question, req_id: int | None) -> Answer:
         """Submit the query, or poll its pending job; nothing once the run is stopping."""
         if self.stop.is_set():
             raise StoppedError("stopping")
@@ -215,18 +245,20 @@ class CleverTapClient:
                 return self._transport.send("POST", data=json.dumps(request.payload()))
             return self._transport.send("GET", params={"req_id": str(req_id)})
         except UnsendableCredentialsError:
-            self.stop.set()
+            self._stop_run()
             raise AuthError(
                 "account_id or passcode holds a line break or a character outside Latin-1, "
                 "which cannot be sent to CleverTap; check both in the config"
             ) from None
 
-    def _raise_if_fatal(self, request: CountRequest, answer: Answer) -> None:
+    def _raise_if_fatal(self, request: Question, answer: Answer) -> None:
         """Stop the run on answers that no retry can fix; nothing more is sent after them."""
         outcome = answer.outcome
         if outcome not in (Outcome.AUTH, Outcome.REJECTED, Outcome.ENDPOINT):
             return
-        self.stop.set()
+        if self._optional:
+            raise QueryRejectedError(_said(answer))  # quoted in the fallback's warning
+        self._stop_run()
         if outcome is Outcome.AUTH:
             raise AuthError(
                 f"CleverTap refused the credentials: {_said(answer)}. Check account_id and "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -58,6 +59,44 @@ class Plan(Sequence[Job]):
         first, last = periods[index - self._starts[block]]
         request = CountRequest(spec.name, spec.event_name, spec.event_properties, first, last)
         return Job(stream, spec, request)
+
+    def blocks(self) -> list[tuple[str, QuerySpec, list[Period], int]]:
+        """(stream, spec, periods, position of the first period) of every block, in order."""
+        return [
+            (stream, spec, periods, start)
+            for (stream, spec, periods), start in zip(self._blocks, self._starts, strict=False)
+        ]
+
+    def duplicates(
+        self, paths: dict[str, str], exclude: set[int] | frozenset[int] = frozenset()
+    ) -> dict[int, list[int]]:
+        """Position -> the later positions that ask the very same question of CleverTap.
+
+        The same endpoint, event, filters and dates are one job whichever queries ask it (a
+        `week` and a `rolling_7d` of one event share their Monday-to-Sunday windows; two queries
+        may differ only in name). Only blocks that share an endpoint and a definition are
+        compared, so a run of distinct queries keeps no per-period index. Blocks starting at
+        a position in `exclude` (counted another way: Trends) are left out.
+        """
+        groups: dict[tuple[str, str, str], list[tuple[int, list[Period]]]] = {}
+        for stream, spec, periods, start in self.blocks():
+            if start in exclude:
+                continue
+            filters = json.dumps(list(spec.event_properties), sort_keys=True)
+            groups.setdefault((paths[stream], spec.event_name, filters), []).append(
+                (start, periods)
+            )
+        owners: dict[int, list[int]] = {}
+        for blocks in groups.values():
+            if len(blocks) < 2:
+                continue
+            first_asked: dict[Period, int] = {}
+            for start, periods in blocks:
+                for offset, period in enumerate(periods):
+                    owner = first_asked.setdefault(period, start + offset)
+                    if owner != start + offset:
+                        owners.setdefault(owner, []).append(start + offset)
+        return owners
 
     def spans(self) -> dict[BlockKey, tuple[int, int]]:
         """(stream, query) -> [first, end) job indexes, for every planned block, empty or not."""

@@ -10,13 +10,22 @@ import datetime
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import backoff
 
 PROFILES_PATH = "/1/counts/profiles.json"
 EVENTS_PATH = "/1/counts/events.json"
+TRENDS_PATH = "/1/counts/trends.json"
 DEFAULT_MAX_TRIES = 10  # CleverTap's 429/503 come in bursts: at least 8 tries before giving up
+
+
+class Question(Protocol):
+    """Anything the client can ask: a count, or a Trends series."""
+
+    def payload(self) -> dict[str, Any]: ...
+
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,35 @@
 """One sync's count jobs, across every selected stream and query: planned once, run together.
 
-CleverTap allows a few count queries in flight per account, and each takes at least a poll
-interval, so a run's throughput is decided by keeping those slots busy across everything it
-owes, whatever stream or query a job belongs to. The SDK, though, syncs streams one after
-another and partitions one after another, and a bookmark may only pass a period once its record
-is out. So the run is planned once, when the first record is asked for, from every selected
-stream's bookmarks; one `OrderedRunner` works through the whole plan in the order the SDK will
-ask for it; and each (stream, query) block is handed out in order. A block the SDK asks for
-ahead of the plan is reached by reading through the ones before it and keeping their results
-for later: nothing is ever submitted twice within a run.
+CleverTap allows a few count queries in flight per account and API, and each takes at least a
+poll interval, so a run's throughput is decided by keeping every API's slots busy across
+everything it owes, whatever stream or query a job belongs to. The SDK, though, syncs streams
+one after another and partitions one after another, and a bookmark may only pass a period once
+its record is out. So the run is planned once, when the first record is asked for, from every
+selected stream's bookmarks; a pool per API (its own limiter and workers, `scheduler.LaneRunner`)
+works through that API's jobs from the start of the run; and each (stream, query) block is
+handed out in order, its counts read by position. A question two queries share is asked once
+(`Plan.duplicates`), and long daily backlogs may be counted through Trends (`trends.py`); either
+way each planned period comes out as its own (Job, count) pair, and nothing is ever submitted
+twice within a run.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Generator, Iterator, Sequence
-from typing import Protocol
+from collections.abc import Callable, Generator, Iterator, Sequence
+from functools import partial
+from typing import Any, Protocol
 
+from . import trends as trends_path
 from .client import CleverTapClient, ClientSettings
 from .limiter import AdaptiveLimiter
 from .periods import Period
 from .plan import BlockKey, Job, Plan
 from .progress import Progress
 from .queries import QuerySpec
-from .scheduler import OrderedRunner
+from .request import PROFILES_PATH, TRENDS_PATH
+from .scheduler import LaneRunner
 from .settings import Settings
 
 
@@ -45,6 +50,9 @@ class CountingStream(Protocol):
     def selected_by_default(self) -> bool: ...
 
 
+_Block = tuple[str, QuerySpec, list[Period], int]  # stream, query, periods, first position
+
+
 class Run:
     """The plan of one sync and the workers counting it; hands out results block by block."""
 
@@ -59,23 +67,35 @@ class Run:
         self._plan = plan
         self._spans = plan.spans()
         self._labels = labels
+        self._paths = paths
+        self.logger = logger
         self._handed: set[BlockKey] = set()
-        self._buffer: dict[int, tuple[Job, int]] = {}
-        self._position = 0
         self._abandoned = False  # a failure or an early stop: this run hands out nothing more
         self.progress = Progress(
             {labels[key]: end - first for key, (first, end) in self._spans.items()}, logger
         )
-        self._runner: OrderedRunner[Job, int] | None = None
-        self._results: Iterator[tuple[Job, int]] = iter(())
+        self._runner: LaneRunner[int] | None = None
+        self._clients: dict[str, CleverTapClient] = {}
+        self._duplicates: dict[int, list[int]] = {}
         if len(plan):
-            self._start(settings, paths)
+            self._start(settings)
 
-    def _start(self, settings: Settings, paths: dict[str, str]) -> None:
+    def _start(self, settings: Settings) -> None:
         stop = threading.Event()
-        limiter = AdaptiveLimiter(settings.max_concurrent_queries)  # one account, one limit
-        clients = {
-            stream: CleverTapClient(
+        blocks = self._plan.blocks()
+        trends = [
+            (stream, spec, periods, start)
+            for stream, spec, periods, start in blocks
+            if settings.backfill_with_trends and trends_path.eligible(spec, periods)
+        ]
+        by_trends = {start for *_, start in trends}
+        apis = sorted(
+            {self._paths[stream] for stream, *_ in blocks} | ({TRENDS_PATH} if trends else set())
+        )
+        # A pool per API: CleverTap's limit is per account and API, and a 429 from one API
+        # says nothing of the others.
+        self._clients = {
+            path: CleverTapClient(
                 ClientSettings(
                     base_url=settings.base_url,
                     account_id=settings.account_id,
@@ -86,22 +106,112 @@ class Run:
                     busy_timeout=settings.busy_timeout_seconds,
                     path=path,
                 ),
-                limiter=limiter,
+                limiter=AdaptiveLimiter(settings.max_concurrent_queries),
                 stop=stop,
             )
-            for stream, path in paths.items()
+            for path in apis
         }
-        self._runner = OrderedRunner(
-            self._plan,
-            lambda job, index: clients[job.stream].count(job.request, priority=index),
-            workers=settings.max_concurrent_queries,
-            window=max(64, 16 * settings.max_concurrent_queries),
+        self._duplicates = self._plan.duplicates(self._paths, exclude=by_trends)
+        trends = self._share_series(trends)
+        repeated = {position for later in self._duplicates.values() for position in later}
+        feeds = {path: self._feed(path, blocks, by_trends, repeated) for path in apis}
+        # Every pool runs ahead of the reader as far as the plan goes: the results waiting for
+        # their stream's turn are bare counts, no more memory than the plan's own periods.
+        self._runner = LaneRunner(
+            len(self._plan),
+            feeds,
+            {path: settings.max_concurrent_queries for path in apis},
+            window=len(self._plan),
             stop=stop,
         )
-        self._results = iter(self._runner)
+        if trends:
+            self.logger.info(
+                "backfill_with_trends: %d backlog(s) of %d days or more counted through Trends "
+                "(%s), each checked on its first and latest day against its own endpoint",
+                len(trends),
+                trends_path.MIN_DAYS,
+                ", ".join(f"{spec.name} ({stream})" for stream, spec, *_ in trends),
+            )
+        for stream, spec, periods, start in trends:
+            trends_path.TrendsBlock(
+                self,
+                label=f"query '{spec.name}' ({stream})",
+                spec=spec,
+                own_path=self._paths[stream],
+                unique=self._paths[stream] == PROFILES_PATH,
+                start=start,
+                periods=periods,
+            ).queue()
+        self._runner.start()
+
+    def _share_series(self, trends: list[_Block]) -> list[_Block]:
+        """The Trends blocks that ask: of identical ones (the same endpoint, event and days, as
+        two queries differing only in name), the first asks and the others get its counts."""
+        first: dict[tuple[str, str, Period, int], int] = {}
+        asking = []
+        for block in trends:
+            stream, spec, periods, start = block
+            key = (self._paths[stream], spec.event_name, periods[0], len(periods))
+            owner = first.setdefault(key, start)
+            if owner == start:
+                asking.append(block)
+                continue
+            for offset in range(len(periods)):
+                self._duplicates.setdefault(owner + offset, []).append(start + offset)
+        return asking
+
+    def _feed(
+        self,
+        path: str,
+        blocks: list[_Block],
+        by_trends: set[int],
+        repeated: set[int],
+    ) -> Iterator[tuple[int, Callable[[], None]]]:
+        """The positions this API counts one by one, in order: neither a Trends-served block
+        nor a question asked earlier in the plan."""
+        for stream, _, periods, start in blocks:
+            if self._paths[stream] != path or start in by_trends:
+                continue
+            for position in range(start, start + len(periods)):
+                if position not in repeated:
+                    yield position, partial(self._count_task, position)
+
+    # --- what a Trends block asks of the run (trends.Host) -----------------------------------
+
+    def count_own(self, position: int) -> int:
+        """Count one planned period through its stream's endpoint; every query asking the same
+        question gets the answer."""
+        assert self._runner is not None
+        job = self._plan[position]
+        value = self._clients[self._paths[job.stream]].count(job.request, priority=position)
+        self.put(position, value)
+        return value
+
+    def _count_task(self, position: int) -> None:
+        self.count_own(position)
+
+    def put(self, position: int, value: int) -> None:
+        """A position's count, and the same for every later position asking the same."""
+        assert self._runner is not None
+        self._runner.put(position, value)
+        for later in self._duplicates.get(position, ()):
+            self._runner.put(later, value)
+
+    def add(self, lane: str, priority: int, task: Callable[[], None]) -> None:
+        assert self._runner is not None
+        self._runner.add(lane, priority, task)
+
+    def series(self, request: trends_path.TrendsRequest, priority: int) -> dict[str, Any]:
+        return self._clients[TRENDS_PATH].series(request, priority=priority)
+
+    # --- the reader's side -------------------------------------------------------------------
 
     def __len__(self) -> int:
         return len(self._plan)
+
+    def limiters(self) -> dict[str, AdaptiveLimiter]:
+        """Each API's pool (endpoint path -> its limiter): what it learned, for tests and bench."""
+        return {path: client.limiter for path, client in self._clients.items()}
 
     def serves(self, key: BlockKey) -> bool:
         """Whether this run can still hand out `key`'s block (else the caller plans anew)."""
@@ -119,18 +229,13 @@ class Run:
         finished = False
         try:
             for index in range(first, end):
-                yield self._result(index)
+                assert self._runner is not None
+                yield self._plan[index], self._runner.result(index)
                 self.progress.advance(self._labels[key])
             finished = True
         finally:
             if not finished:
                 self.close()
-
-    def _result(self, index: int) -> tuple[Job, int]:
-        while self._position <= index:
-            self._buffer[self._position] = next(self._results)
-            self._position += 1
-        return self._buffer.pop(index)
 
     def close(self) -> None:
         """Give the run up: no job starts, jobs in flight stop at their next request.
@@ -172,7 +277,7 @@ def plan_run(
     plan = Plan(blocks)
     logger.info(
         "counting %d periods for %d queries of %s up to %s with CleverTap at %s (account %s), "
-        "up to %d queries in flight",
+        "up to %d queries in flight per API",
         len(plan),
         len(settings.queries),
         " and ".join(stream.name for stream in streams),

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     # A neighbour's backfill (another pipeline, a dashboard export) can hold the account's
     # slots for hours; a scheduled run should outwait it rather than lose the day.
     "busy_timeout_seconds": 7200,
+    "backfill_with_trends": False,
 }
 
 TAP_KEYS = frozenset(
@@ -69,6 +70,20 @@ class Settings:
     max_concurrent_queries: int
     request_timeout_seconds: float
     busy_timeout_seconds: float
+    backfill_with_trends: bool = False
+
+
+def _as_bool(config: Mapping[str, Any], key: str, problems: list[str]) -> bool:
+    """A JSON boolean, or the text Meltano and environment variables give it."""
+    value = config.get(key)
+    if value is None:
+        value = DEFAULTS[key]
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        problems.append(f"{key} must be true or false, got {value!r}")
+        return False
+    return value
 
 
 def is_loopback_host(host: str) -> bool:
@@ -186,6 +201,7 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
     request_timeout = as_number(config, "request_timeout_seconds", DEFAULTS, problems)
     busy_timeout = as_number(config, "busy_timeout_seconds", DEFAULTS, problems)
     concurrency = as_int(config, "max_concurrent_queries", DEFAULTS, problems, minimum=1)
+    with_trends = _as_bool(config, "backfill_with_trends", problems)
     queries = parse_queries(config.get("queries"), start, problems)
     for spec in queries:
         if spec.start_date > today:
@@ -213,4 +229,5 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
         max_concurrent_queries=concurrency,
         request_timeout_seconds=request_timeout,
         busy_timeout_seconds=busy_timeout,
+        backfill_with_trends=with_trends,
     )

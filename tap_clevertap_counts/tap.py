@@ -166,7 +166,16 @@ class TapClevertapCounts(SingerTap):
             "max_concurrent_queries",
             th.IntegerType,
             default=DEFAULTS["max_concurrent_queries"],
-            description="Count queries in flight at once (CleverTap allows 3 per account)",
+            description="Count queries in flight at once per API (CleverTap allows 3 per "
+            "account for each of Get Profile Count, Get Event Count and Trends)",
+        ),
+        th.Property(
+            "backfill_with_trends",
+            th.BooleanType,
+            default=DEFAULTS["backfill_with_trends"],
+            description="Count daily backlogs of 30 days or more of unfiltered queries through "
+            "CleverTap's Trends API (a year per job), after checking its first and latest day "
+            "against the query's own endpoint; any difference falls back to day by day",
         ),
         th.Property(
             "busy_timeout_seconds",

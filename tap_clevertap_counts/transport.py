@@ -33,9 +33,12 @@ class UnsendableCredentialsError(Exception):
 class Transport:
     """Sends requests to one URL with the account's headers; one session per thread."""
 
-    def __init__(self, url: str, *, account_id: str, passcode: str, timeout: float) -> None:
+    def __init__(
+        self, url: str, *, account_id: str, passcode: str, timeout: float, whole: bool = False
+    ) -> None:
         self.url = url
         self.timeout = timeout
+        self.whole = whole  # success answers kept whole (Trends), not read as a count
         self._headers = {
             "X-CleverTap-Account-Id": account_id,
             "X-CleverTap-Passcode": passcode,
@@ -101,7 +104,7 @@ class Transport:
             )
         if len(body) > MAX_BODY_BYTES:
             return Answer(Outcome.TRANSIENT, status, "an answer over 1 MB, not a count")
-        answer = classify(status, body, location)
+        answer = classify(status, body, location, whole=self.whole)
         if answer.outcome in (Outcome.SUCCESS, Outcome.PARTIAL):
             return answer
         # Messages quote unexpected answers: quote them without the passcode (taken out

@@ -58,6 +58,7 @@ CONTRACT_SETTINGS = frozenset(
         "max_concurrent_queries",
         "request_timeout_seconds",
         "busy_timeout_seconds",
+        "backfill_with_trends",
     }
 )
 

@@ -37,7 +37,9 @@ def _day(text: str) -> datetime.date:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clevertap-counts-emulator",
-        description="A local emulator of CleverTap's counts API (profiles.json, events.json).",
+        description=(
+            "A local emulator of CleverTap's counts API (profiles.json, events.json, trends.json)."
+        ),
     )
     add = parser.add_argument
     add("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (default %(default)s)")
@@ -48,6 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     add("--job-seconds", type=float, default=0.5, help="how long a partial job runs")
     add("--req-id-ttl-seconds", type=float, default=600.0, help="req_id life after its job ends")
     add("--concurrency-limit", type=int, default=3, help="concurrent queries per account")
+    add(
+        "--shared-limit",
+        action="store_true",
+        help="one concurrency limit shared by all counts APIs (default: one per API)",
+    )
+    add("--trends-off", action="store_true", help="answer 404 on /1/counts/trends.json")
+    add(
+        "--trends-disagree",
+        action="store_true",
+        help="unique Trends series one more than Get Profile Count on every day",
+    )
     add("--fault-429", type=float, default=0.0, help="share of requests answered 429")
     add("--fault-500", type=float, default=0.0, help="share of requests answered 500")
     add("--fault-503", type=float, default=0.0, help="share of requests answered 503")
@@ -83,6 +96,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         maintenance=args.maintenance,
         slow_seconds=args.slow_seconds,
         log_path=args.log_file,
+        shared_limit=args.shared_limit,
+        trends_off=args.trends_off,
+        trends_disagree=args.trends_disagree,
     )
 
 

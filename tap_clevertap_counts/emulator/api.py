@@ -15,7 +15,7 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tap_clevertap_counts.emulator import auth, hostile
+from tap_clevertap_counts.emulator import auth, hostile, trends
 from tap_clevertap_counts.emulator import messages as m
 from tap_clevertap_counts.emulator.config import EmulatorConfig, changed
 from tap_clevertap_counts.emulator.faults import JSON_KINDS, Faults, InjectQueue
@@ -24,8 +24,19 @@ from tap_clevertap_counts.emulator.query import Rejected, parse_query
 from tap_clevertap_counts.emulator.reqlog import RequestLog
 from tap_clevertap_counts.emulator.store import EventStore
 
-# Path -> whether it counts distinct profiles (True) or occurrences (False).
-ROUTES = {"/1/counts/profiles.json": True, "/1/counts/events.json": False}
+# Path -> whether it counts distinct profiles (True) or occurrences (False); None: Trends,
+# whose body says which (`unique`).
+ROUTES: dict[str, bool | None] = {
+    "/1/counts/profiles.json": True,
+    "/1/counts/events.json": False,
+    trends.PATH: None,
+}
+# Path -> the API whose concurrency limit a request counts against (CleverTap: 3 per API).
+APIS = {
+    "/1/counts/profiles.json": "profiles",
+    "/1/counts/events.json": "events",
+    trends.PATH: "trends",
+}
 SLOW_DEFAULT_SECONDS = 2.0
 _RESET_BODY = b'{"status":"success","count":7138}'
 
@@ -116,23 +127,29 @@ class CountsAPI:
         """Answer one request, log it, and hold the account's slot for as long as it runs."""
         config = self.config
         entry = _entry(request)
+        path = urlsplit(request.target).path
+        # One limit per API (CleverTap's "API Request Limit" page), or one for the whole
+        # account when `shared_limit` says so: the slot key is what the limit is counted on.
         account = config.account_id
+        slots = account
+        if not config.shared_limit and path in APIS:
+            slots = f"{account}|{APIS[path]}"
         holds_slot = False
         try:
-            if entry["kind"] == "other":
-                known_path = urlsplit(request.target).path in ROUTES
+            if entry["kind"] == "other" or (path == trends.PATH and config.trends_off):
+                known_path = path in ROUTES and entry["kind"] == "other"
                 out = _fail(m.METHOD_NOT_ALLOWED if known_path else m.NOT_FOUND)
             elif (denied := auth.check(request.headers, account, config.passcode)) is not None:
                 out = _fail(denied)
             else:
                 req_id = entry["req_id"]
                 job_id = req_id if isinstance(req_id, int) else None
-                if entry["kind"] == "poll" and self.jobs.is_pending(job_id, account):
-                    entry["inflight"] = self.jobs.load(account)
+                if entry["kind"] == "poll" and self.jobs.is_pending(job_id, slots):
+                    entry["inflight"] = self.jobs.load(slots)
                 else:
-                    entry["inflight"] = self.jobs.arrive(account)
+                    entry["inflight"] = self.jobs.arrive(slots)
                     holds_slot = True
-                out, holds_slot = self._answer(request, config, entry, holds_slot=holds_slot)
+                out, holds_slot = self._answer(request, config, entry, slots, holds_slot=holds_slot)
             entry["status"] = out.status
             if entry["answer"] is None:
                 entry["answer"] = out.payload
@@ -145,15 +162,22 @@ class CountsAPI:
             return out
         finally:
             if holds_slot:
-                self.jobs.leave(account)
+                self.jobs.leave(slots)
 
     def _answer(
-        self, request: Incoming, config: EmulatorConfig, entry: dict[str, Any], *, holds_slot: bool
+        self,
+        request: Incoming,
+        config: EmulatorConfig,
+        entry: dict[str, Any],
+        slots: str,
+        *,
+        holds_slot: bool,
     ) -> tuple[Outgoing, bool]:
         """The answer of an authenticated request, and whether it still holds its slot (a
         partial job takes the slot over)."""
         kind = entry["kind"]
-        forced = self.injections.take(kind)
+        path = urlsplit(request.target).path
+        forced = self.injections.take(kind, trends=path == trends.PATH)
         if forced is not None:
             entry["injected"] = forced
             if forced != "slow":
@@ -164,12 +188,14 @@ class CountsAPI:
         fault = self.faults.draw(config.fault_429, config.fault_500, config.fault_503)
         if fault is not None:
             return _fail(fault), holds_slot
-        unique = ROUTES[urlsplit(request.target).path]
+        unique = ROUTES[path]
         over_limit = entry["inflight"] > config.concurrency_limit
         if kind == "poll":
             over_limit = over_limit and holds_slot  # a running job's poll has its slot already
-            return self._poll(entry["req_id"], config, unique, over_limit), holds_slot
-        return self._submit(request.body, config, unique, over_limit)
+            return self._poll(entry["req_id"], config, path, slots, over_limit), holds_slot
+        if unique is None:
+            return self._submit_trends(request.body, config, slots, over_limit)
+        return self._submit(request.body, config, unique, slots, over_limit)
 
     def _forced(self, forced: str, request: Incoming) -> Outgoing:
         if forced in JSON_KINDS:
@@ -184,7 +210,12 @@ class CountsAPI:
         return Outgoing(raw.status, raw=raw)
 
     def _submit(
-        self, raw_body: bytes | None, config: EmulatorConfig, unique: bool, over_limit: bool
+        self,
+        raw_body: bytes | None,
+        config: EmulatorConfig,
+        unique: bool,
+        slots: str,
+        over_limit: bool,
     ) -> tuple[Outgoing, bool]:
         body, is_json = _parse_json(raw_body)
         if not is_json or body is None:
@@ -198,38 +229,72 @@ class CountsAPI:
         count = self.store.count_filtered(
             unique, query.event_name, query.filters, query.from_date, query.to_date
         )
+        return self._start(config, slots, _endpoint(unique), count, None)
+
+    def _submit_trends(
+        self, raw_body: bytes | None, config: EmulatorConfig, slots: str, over_limit: bool
+    ) -> tuple[Outgoing, bool]:
+        body, is_json = _parse_json(raw_body)
+        if not is_json or body is None:
+            return _fail(m.PAYLOAD_MANDATORY), True
+        try:
+            query = trends.parse_trends(body, config.current_day())
+        except Rejected as rejected:
+            return Outgoing(400, m.fail(rejected.error)), True
+        if over_limit:
+            return _fail(m.TOO_MANY_CONCURRENT), True
+        answer = trends.series(self.store, query, disagree=config.trends_disagree)
+        return self._start(config, slots, "trends", 0, answer)
+
+    def _start(
+        self,
+        config: EmulatorConfig,
+        slots: str,
+        endpoint: str,
+        count: int,
+        payload: dict[str, Any] | None,
+    ) -> tuple[Outgoing, bool]:
+        """Answer at once, or start a `partial` job that takes the request's slot over."""
         partial, fails, expires = self.jobs.decide(
             config.partial_share, config.async_fail_share, config.expire_share
         )
         if not partial:
-            return Outgoing(200, m.success(count)), True
+            return Outgoing(200, payload or m.success(count)), True
         req_id = self.jobs.start_job(
-            account=config.account_id,
-            endpoint=_endpoint(unique),
+            account=slots,
+            endpoint=endpoint,
             count=count,
             job_seconds=config.job_seconds,
             fails=fails,
             expires=expires,
             ttl=config.req_id_ttl_seconds,
+            payload=payload,
         )
         return Outgoing(200, m.partial(req_id)), False
 
     def _poll(
-        self, req_id: int | str | None, config: EmulatorConfig, unique: bool, over_limit: bool
+        self,
+        req_id: int | str | None,
+        config: EmulatorConfig,
+        path: str,
+        slots: str,
+        over_limit: bool,
     ) -> Outgoing:
         if req_id is None:
             return _fail(m.INVALID_QUERY)
         job = None
         if isinstance(req_id, int):
             ttl = config.req_id_ttl_seconds
-            job = self.jobs.poll(req_id, config.account_id, _endpoint(unique), ttl)
+            job = self.jobs.poll(req_id, slots, APIS[path], ttl)
         if job is None:
             return _fail(m.INVALID_REQUEST_ID)
         if not self.jobs.finished(job):
             return Outgoing(200, m.partial(job.req_id))
         if over_limit:
             return _fail(m.TOO_MANY_CONCURRENT)
-        return _fail(m.ERROR_PROCESSING) if job.fails else Outgoing(200, m.success(job.count))
+        if job.fails:
+            return _fail(m.ERROR_PROCESSING)
+        return Outgoing(200, dict(job.payload) if job.payload else m.success(job.count))
 
 
 def _endpoint(unique: bool) -> str:

@@ -29,6 +29,7 @@ class EmulatorConfig:
     job_seconds: float = 0.5
     req_id_ttl_seconds: float = 600.0
     concurrency_limit: int = 3
+    shared_limit: bool = False
     fault_429: float = 0.0
     fault_500: float = 0.0
     fault_503: float = 0.0
@@ -37,6 +38,8 @@ class EmulatorConfig:
     maintenance: bool = False
     slow_seconds: float = 0.0
     log_path: pathlib.Path | None = None
+    trends_off: bool = False
+    trends_disagree: bool = False
 
     def __post_init__(self) -> None:
         check_config(self)

@@ -46,7 +46,9 @@ RAW_KINDS = frozenset(
 # Delays, then answers normally.
 DELAY_KINDS = frozenset({"slow"})
 KINDS = frozenset(JSON_KINDS) | RAW_KINDS | DELAY_KINDS
-TARGETS = frozenset({"any", "submit", "poll"})
+# "trends", "trends_submit", "trends_poll": only requests to /1/counts/trends.json; the others
+# match requests to any path.
+TARGETS = frozenset({"any", "submit", "poll", "trends", "trends_submit", "trends_poll"})
 
 
 class Faults:
@@ -98,11 +100,14 @@ class InjectQueue:
         with self._lock:
             self._queue.append(_Injection(kind, times, on))
 
-    def take(self, request_kind: str) -> str | None:
+    def take(self, request_kind: str, *, trends: bool = False) -> str | None:
         """The kind forced on this request (and one use of it spent), or None."""
         with self._lock:
             for injection in self._queue:
-                if injection.on in ("any", request_kind):
+                on = injection.on
+                if on in ("any", request_kind) or (
+                    trends and on in ("trends", f"trends_{request_kind}")
+                ):
                     injection.remaining -= 1
                     if injection.remaining == 0:
                         self._queue.remove(injection)

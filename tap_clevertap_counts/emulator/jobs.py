@@ -1,6 +1,7 @@
-"""Pending (`partial`) jobs and the per-account concurrency CleverTap enforces.
+"""Pending (`partial`) jobs and the concurrency CleverTap enforces per account and API.
 
-CleverTap counts a query against the account's 3 concurrent requests for as long as it runs, not
+CleverTap counts a query against the account's 3 concurrent requests of that API (or of the
+whole account, when the emulator is told to share one limit) for as long as it runs, not
 just while its HTTP request is open, so a partial job keeps its slot until it finishes. Slots are
 released before an answer's bytes are written: a client that reacts instantly to one answer must
 never see its own finished request still counted.
@@ -14,6 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 _SWEEP_EVERY = 256
 
@@ -30,6 +32,7 @@ class Job:
     fails: bool
     expire_at_first_poll: bool
     pending_slot: bool = True
+    payload: dict[str, Any] | None = None  # a whole answer (a Trends series) instead of a count
 
 
 class JobBook:
@@ -113,6 +116,7 @@ class JobBook:
         fails: bool,
         expires: bool,
         ttl: float,
+        payload: dict[str, Any] | None = None,
     ) -> int:
         """Turn the request's slot into the job's slot in one step, so nobody sees both."""
         with self._lock:
@@ -120,7 +124,9 @@ class JobBook:
             req_id = self._rng.randrange(10**14, 10**15)
             while req_id in self._jobs:
                 req_id = self._rng.randrange(10**14, 10**15)
-            job = Job(req_id, account, endpoint, count, now + job_seconds, fails, expires)
+            job = Job(
+                req_id, account, endpoint, count, now + job_seconds, fails, expires, payload=payload
+            )
             self._jobs[req_id] = job
             self._processing[account] -= 1
             self._pending[account] = self._pending.get(account, 0) + 1

@@ -199,6 +199,7 @@ def test_help_documents_every_option() -> None:
         "--port", "--host", "--seed", "--today", "--partial-share", "--job-seconds",
         "--req-id-ttl-seconds", "--concurrency-limit", "--fault-429", "--fault-500",
         "--fault-503", "--expire-share", "--async-fail-share", "--maintenance",
-        "--slow-seconds", "--log-file", "--account-id", "--passcode",
+        "--slow-seconds", "--log-file", "--account-id", "--passcode", "--shared-limit",
+        "--trends-off", "--trends-disagree",
     ):  # fmt: skip
         assert option in done.stdout

@@ -1,0 +1,296 @@
+"""`backfill_with_trends` (issue 18): a daily backlog of an unfiltered query counted through
+Trends, checked against the query's own endpoint, and the same records, order, bookmarks,
+lookback and resume as without it. Every failure of Trends (disagreement, a wrong shape, 404,
+400, faults mid-series) must end in exact records, counted day by day where Trends was not
+trusted. Expected periods come from tests/oracle.py, counts from the emulator's event store;
+faults come from the emulator's switches and injection queue, never from timing.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tap_clevertap_counts.emulator import Emulator
+
+from .conftest import LAUNCHES, PIZZA, TapRun, assert_exact, bookmarks, run_tap, tap_config
+from .oracle import final_bookmark, owed, ymd
+from .test_event_counts import EVENTS, PROFILES, catalog_selecting
+
+TRENDS = "/1/counts/trends.json"
+CHARGED: dict[str, Any] = {"name": "charged", "event_name": "Charged"}
+WEEKLY: dict[str, Any] = {"name": "weekly", "event_name": "App Launched", "granularity": "week"}
+QUERIES: list[dict[str, Any]] = [
+    LAUNCHES,
+    PIZZA,
+    CHARGED,
+    WEEKLY,
+]  # two of them eligible: unfiltered and daily
+ELIGIBLE = ("launches", "charged")
+START, END = datetime.date(2024, 1, 1), datetime.date(2024, 3, 31)
+BOTH = ("profile_counts", "event_counts")
+THRESHOLD_DAYS = 30  # documented in the README's Speed section
+Date = datetime.date
+
+
+def config_for(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "start_date": START.isoformat(),
+        "end_date": END.isoformat(),
+        "queries": QUERIES,
+        "max_concurrent_queries": 3,
+    }
+    return tap_config(emulator, **{**settings, **overrides})
+
+
+def submits(emulator: Emulator, path: str) -> list[dict[str, Any]]:
+    return [
+        e["body"]
+        for e in emulator.requests()
+        if e["kind"] == "submit" and e["path"] == path and e["status"] == 200
+    ]
+
+
+def state_with(marks: dict[str, str], reference: TapRun) -> dict[str, Any]:
+    """A state holding `marks` as bookmarks, with the fingerprints a real run wrote."""
+    assert reference.state is not None
+    state: dict[str, Any] = {"bookmarks": {}}
+    for stream, entry in reference.state["bookmarks"].items():
+        partitions = []
+        for partition in entry["partitions"]:
+            name = partition["context"]["query_name"]
+            if name in marks:
+                partitions.append({**partition, "replication_key_value": marks[name]})
+        state["bookmarks"][stream] = {"partitions": partitions}
+    return state
+
+
+def expected_periods(marks: dict[str, str], lookback: int) -> list[tuple[str, str, str]]:
+    out = []
+    for query in QUERIES:
+        mark = marks.get(str(query["name"]))
+        periods = owed(
+            str(query.get("granularity", "day")),
+            START,
+            END,
+            Date.fromisoformat(mark) if mark else None,
+            lookback,
+        )
+        out += [(str(query["name"]), a.isoformat(), b.isoformat()) for a, b in periods]
+    return out
+
+
+def trends_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "one by one" in r.getMessage()
+    ]
+
+
+# --- the same output as without it -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("marks", "lookback"),
+    [
+        ({}, 0),  # a first backfill
+        ({"launches": "2024-02-10", "charged": "2024-01-20", "pizza": "2024-03-01"}, 3),
+        ({"launches": "2024-03-01", "charged": "2024-02-29"}, 7),  # 31+7 and 32+7 days owed
+    ],
+)
+def test_the_same_records_order_and_bookmarks_as_without_it(
+    make_emulator: Callable[..., Emulator], marks: dict[str, str], lookback: int
+) -> None:
+    catalog = catalog_selecting(*BOTH)
+    reference = run_tap(config_for(make_emulator()), catalog=catalog)
+    state = state_with(marks, reference) if marks else None
+    runs = {}
+    for with_trends in (False, True):
+        emulator = make_emulator(partial_share=0.5, job_seconds=0.02)
+        config = config_for(emulator, lookback_days=lookback, backfill_with_trends=with_trends)
+        given = copy.deepcopy(state)  # the SDK updates the state it is given in place
+        run = runs[with_trends] = run_tap(config, state=given, catalog=catalog)
+        assert_exact(emulator, config, run)
+        expected = expected_periods(marks, lookback)
+        assert run.periods() == expected
+        assert [(r["query_name"], r["from_date"], r["to_date"]) for r in run.event_records] == (
+            expected
+        )
+        for stream in BOTH:
+            for query in QUERIES:
+                name = str(query["name"])
+                mine = [Date.fromisoformat(d) for n, _, d in expected if n == name]
+                before = Date.fromisoformat(marks[name]) if name in marks else None
+                mark = final_bookmark([(d, d) for d in mine], before)
+                assert bookmarks(run.state, stream).get(name) == (mark and mark.isoformat())
+        if with_trends:
+            check_requests(emulator, expected)
+    assert runs[True].records == runs[False].records
+    assert runs[True].event_records == runs[False].event_records
+    assert runs[True].state == runs[False].state
+
+
+def check_requests(emulator: Emulator, expected: list[tuple[str, str, str]]) -> None:
+    """One Trends job per eligible (stream, query) and the check's two days on its own
+    endpoint (the first and the latest owed); every other query asked period by period."""
+    for path, unique in ((PROFILES, True), (EVENTS, False)):
+        own = Counter((b["event_name"], b["from"], b["to"]) for b in submits(emulator, path))
+        trends = [b for b in submits(emulator, TRENDS) if b["unique"] is unique]
+        assert len(trends) == len(ELIGIBLE)
+        for query in QUERIES:
+            name, event = str(query["name"]), str(query["event_name"])
+            days = [
+                (int(a.replace("-", "")), int(b.replace("-", "")))
+                for n, a, b in expected
+                if n == name
+            ]
+            asked = sorted((a, b) for (e, a, b), _ in own.items() if e == event and (a, b) in days)
+            if name in ELIGIBLE:
+                assert asked == [days[0], days[-1]], name
+                (series,) = [b for b in trends if b["event_name"] == event]
+                assert (series["from"], series["to"]) == (days[0][0], days[-1][1])
+                assert series["groups"] == {"daily": {"trend_type": "daily"}}
+            elif name != "weekly":  # weekly shares its event with launches: judged by days
+                assert asked == days, name
+        assert max(own.values()) == 1
+
+
+def test_a_backlog_shorter_than_the_threshold_is_counted_day_by_day(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    for days, through_trends in ((THRESHOLD_DAYS - 1, False), (THRESHOLD_DAYS, True)):
+        emulator = make_emulator()
+        end = START + datetime.timedelta(days=days - 1)
+        config = config_for(
+            emulator, end_date=end.isoformat(), queries=[LAUNCHES], backfill_with_trends=True
+        )
+        run = run_tap(config)
+        assert_exact(emulator, config, run)
+        assert len(run.records) == days
+        assert bool(submits(emulator, TRENDS)) is through_trends
+        assert len(submits(emulator, PROFILES)) == (2 if through_trends else days)
+
+
+def test_a_backlog_over_a_year_is_asked_in_spans_of_at_most_a_year(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    emulator = make_emulator()
+    start, end = Date(2022, 11, 15), Date(2024, 3, 31)  # 503 days
+    config = config_for(
+        emulator,
+        start_date=start.isoformat(),
+        end_date=end.isoformat(),
+        queries=[LAUNCHES],
+        backfill_with_trends=True,
+    )
+    run = run_tap(config)
+    assert_exact(emulator, config, run)
+    assert len(run.records) == (end - start).days + 1
+    spans = sorted((ymd(b["from"]), ymd(b["to"])) for b in submits(emulator, TRENDS))
+    assert spans[0][0] == start and spans[-1][1] == end
+    for (_, last), (first, _) in itertools.pairwise(spans):
+        assert first == last + datetime.timedelta(days=1)
+    assert all((b - a).days + 1 <= 365 for a, b in spans)
+    assert len(spans) == 2
+
+
+# --- when Trends cannot be trusted ------------------------------------------------------------
+
+
+def run_falling_back(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> tuple[TapRun, list[str]]:
+    config = config_for(emulator, backfill_with_trends=True)
+    with caplog.at_level(logging.WARNING):
+        run = run_tap(config, catalog=catalog_selecting(*BOTH))
+    assert_exact(emulator, config, run)
+    expected = expected_periods({}, 0)
+    assert run.periods() == expected
+    assert [(r["query_name"], r["from_date"], r["to_date"]) for r in run.event_records] == expected
+    return run, trends_warnings(caplog)
+
+
+def test_a_series_that_disagrees_is_not_used(
+    make_emulator: Callable[..., Emulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator = make_emulator(partial_share=0.5, job_seconds=0.02, trends_disagree=True)
+    _, warnings = run_falling_back(emulator, caplog)
+    # the unique series (profile counts) is off by one; the event series is right
+    assert len(warnings) == len(ELIGIBLE)
+    for name in ELIGIBLE:
+        (line,) = [w for w in warnings if f"'{name}'" in w]
+        assert "profile_counts" in line
+        day = Date(2024, 1, 1)  # the first day owed, one of the two checked
+        query = LAUNCHES if name == "launches" else CHARGED
+        own = emulator.store.count_profiles(str(query["event_name"]), [], day, day)
+        assert f"Trends says {own + 1} for {day}" in line and f"says {own}:" in line
+    own_days = {(b["event_name"], b["from"]) for b in submits(emulator, PROFILES)}
+    assert {("Charged", 20240101 + n) for n in range(31)} <= own_days  # counted day by day
+    assert len([b for b in submits(emulator, EVENTS) if b["event_name"] == "Charged"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("switch", "injected", "words"),
+    [
+        ({"trends_off": True}, None, "HTTP 404"),
+        ({}, ("rejected_400", "trends_submit"), "HTTP 400 '[unknown event property]'"),
+        ({}, ("count_string", "trends_submit"), "no 'daily' series"),
+        ({}, ("auth_401", "trends"), "HTTP 401"),
+    ],
+)
+def test_a_trends_refusal_or_an_odd_answer_falls_back_with_one_warning(
+    make_emulator: Callable[..., Emulator],
+    caplog: pytest.LogCaptureFixture,
+    switch: dict[str, Any],
+    injected: tuple[str, str] | None,
+    words: str,
+) -> None:
+    emulator = make_emulator(partial_share=0.0, **switch)
+    times = 1
+    if injected is not None:
+        emulator.inject(injected[0], times=times, on=injected[1])
+    _, warnings = run_falling_back(emulator, caplog)
+    expected = 2 * len(ELIGIBLE) if switch else times
+    assert len(warnings) == expected, warnings
+    assert all(words in line for line in warnings), warnings
+
+
+def test_faults_mid_series_are_retried_like_any_count(
+    make_emulator: Callable[..., Emulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator = make_emulator(partial_share=1.0, job_seconds=0.02)
+    emulator.inject("invalid_req_id_400", on="trends_poll")  # the job is gone: ask again
+    emulator.inject("server_500", times=2, on="trends_poll")
+    emulator.inject("busy_429", on="trends_submit")
+    run, warnings = run_falling_back(emulator, caplog)
+    assert warnings == []
+    assert len(submits(emulator, TRENDS)) == 2 * len(ELIGIBLE) + 1  # one resubmitted
+    assert len(run.records) == len(expected_periods({}, 0))
+
+
+def test_identical_queries_share_one_series_and_one_check(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    """Two queries differing only in name ask one Trends job and one check between them; a
+    third one, filtered, shares none of it (and counts its days itself)."""
+    emulator = make_emulator(partial_share=0.5, job_seconds=0.02)
+    again = {**LAUNCHES, "name": "launches_again"}
+    queries: list[dict[str, Any]] = [LAUNCHES, again, PIZZA, {**PIZZA, "name": "pizza_again"}]
+    config = config_for(emulator, queries=queries, backfill_with_trends=True)
+    run = run_tap(config)
+    assert_exact(emulator, config, run)
+    days = (END - START).days + 1
+    assert Counter(r["query_name"] for r in run.records) == {q["name"]: days for q in queries}
+    assert len(submits(emulator, TRENDS)) == 1
+    own = Counter((b["event_name"], b["from"]) for b in submits(emulator, PROFILES))
+    assert max(own.values()) == 1
+    assert sum(1 for event, _ in own if event == "App Launched") == 2
+    assert sum(1 for event, _ in own if event == "choseNewFavoriteFood") == days
