@@ -184,6 +184,8 @@ class TapClevertapCounts(SingerTap):
         additional_properties=False,
     ).to_dict()
 
+    known_streams = (ProfileCountsStream.name, EventCountsStream.name)
+
     _settings: Settings | None = None
 
     @property
