@@ -66,3 +66,43 @@ def catalog_problem(
         if name not in properties:
             return f"it leaves out '{name}', {role}; {FIX}"
     return None
+
+
+def _entry_problem(entry: Any, streams: Sequence[str]) -> str | None:
+    if not isinstance(entry, Mapping):
+        return 'an entry of "streams" is not an object'
+    name = entry.get("tap_stream_id")
+    if not isinstance(name, str):
+        return 'an entry of "streams" has no "tap_stream_id" string'
+    if name not in streams:
+        return f"stream '{name}' is not one of this tap's ({', '.join(streams)})"
+    schema = {} if entry.get("schema") is None else entry["schema"]
+    if not isinstance(schema, Mapping) or not isinstance(
+        schema.get("properties", {}), Mapping | None
+    ):
+        return f'stream \'{name}\': "schema" is not a JSON schema with a "properties" object'
+    keys = entry.get("key_properties") or []
+    if not isinstance(keys, list | tuple) or not all(isinstance(key, str) for key in keys):
+        return f"stream '{name}': \"key_properties\" is not a list of names"
+    if not isinstance(entry.get("replication_key", ""), str | None):
+        return f"stream '{name}': \"replication_key\" is not a name"
+    metadata = entry.get("metadata") or []
+    if not isinstance(metadata, list | tuple) or not all(
+        isinstance(item, Mapping)
+        and isinstance(item.get("breadcrumb"), list | tuple)
+        and isinstance(item.get("metadata"), Mapping)
+        for item in metadata
+    ):
+        return f"stream '{name}': \"metadata\" is not a list of {{breadcrumb, metadata}} objects"
+    return None
+
+
+def shape_problem(catalog: Any, streams: Sequence[str]) -> str | None:
+    """Why `catalog` is not a Singer catalog of this tap's `streams`, or None; the SDK would
+    stop on it with a KeyError or a TypeError."""
+    if not isinstance(catalog, Mapping) or not isinstance(catalog.get("streams"), list | tuple):
+        return 'it is not a Singer catalog: an object with a "streams" list'
+    for entry in catalog["streams"]:
+        if problem := _entry_problem(entry, streams):
+            return problem
+    return None

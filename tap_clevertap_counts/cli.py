@@ -19,6 +19,7 @@ from singer_sdk.exceptions import StreamMapConfigError
 from typing_extensions import override
 
 from . import signals, statefile
+from .catalog_check import shape_problem
 from .errors import CleverTapCountsError, ConfigError
 from .tap import TapClevertapCounts
 
@@ -66,6 +67,9 @@ def check_files(argv: list[str]) -> None:
             raise ConfigError(f"the {option} file {value} is not valid JSON: {exc}") from None
         if option == "--state" and (problem := statefile.problem(statefile.unwrap(data))):
             raise ConfigError(f"the --state file {value} is not a Singer state: {problem}")
+        streams = TapClevertapCounts.known_streams
+        if option == "--catalog" and (problem := shape_problem(data, streams)):
+            raise ConfigError(f"the --catalog file {value}: {problem}")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -193,6 +193,8 @@ class TapClevertapCounts(SingerTap):
         additional_properties=False,
     ).to_dict()
 
+    known_streams = (ProfileCountsStream.name, EventCountsStream.name)
+
     _settings: Settings | None = None
 
     @property

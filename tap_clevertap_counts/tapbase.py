@@ -12,7 +12,7 @@ import copy
 import functools
 import signal
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from singer_sdk import Tap
@@ -22,7 +22,9 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from . import signals
+from .catalog_check import shape_problem
 from .delivery import DeliveringStream
+from .errors import ConfigError
 from .messages import ConfirmingStateWriter, GuardedWriter, guarded_writer
 
 
@@ -33,7 +35,12 @@ class SingerTap(Tap):
 
     _terminating = False
 
+    known_streams: ClassVar[tuple[str, ...]] = ()  # what a catalog may name
+
     def __init__(self, **kwargs: Any) -> None:
+        catalog = kwargs.get("catalog")
+        if isinstance(catalog, dict) and (problem := shape_problem(catalog, self.known_streams)):
+            raise ConfigError(f"the catalog: {problem}")
         super().__init__(**kwargs)
         # a STATE after the last record even when no bookmark moved (see `messages`)
         self._state_writer = ConfirmingStateWriter(guarded_writer(self.message_writer))

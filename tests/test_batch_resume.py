@@ -189,7 +189,7 @@ def test_sigterm_and_sigint_announce_what_was_read_then_a_final_state(
     emulator = make_emulator(seed=4, job_seconds=0.5)
     stopped = run_batch(emulator, tmp_path / "stopped", None, (k, sig))
     print(f"{sig.name} after STATE {k}: landed {stopped.returncode != 0}")
-    assert stopped.returncode in (0, 128 + sig)
+    assert stopped.returncode in (0, 128 + sig, -sig)  # -sig: at exit, handler gone
     assert stopped.last_message == "STATE"
     # the final STATE covers every file announced: nothing is delivered twice on resume
     final = bookmarks(stopped.states[-1])

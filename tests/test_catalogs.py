@@ -178,3 +178,54 @@ def test_test_schema_mode_prints_every_stream_whole(emulator: Emulator, tmp_path
         assert {"query_name", "from_date", "to_date", "count"} <= set(properties)
         assert set(message["key_properties"]) <= set(properties)
     assert emulator.requests() == []
+
+
+def profile_entry(**changes: Any) -> dict[str, Any]:
+    (entry,) = [e for e in discovered()["streams"] if e["tap_stream_id"] == "profile_counts"]
+    return {**entry, **changes}
+
+
+NOT_A_CATALOG: dict[str, tuple[Any, str]] = {
+    "an empty object": ({}, 'an object with a "streams" list'),
+    "streams not a list": ({"streams": "profile_counts"}, 'a "streams" list'),
+    "an entry without its id": ({"streams": [{"stream": "x"}]}, '"tap_stream_id"'),
+    "another tap's stream": (
+        {"streams": [profile_entry(tap_stream_id="users")]},
+        "stream 'users' is not one of this tap's (profile_counts, event_counts)",
+    ),
+    "a schema that is a list": ({"streams": [profile_entry(schema=[])]}, '"schema" is not'),
+    "properties that are a list": (
+        {"streams": [profile_entry(schema={"properties": []})]},
+        '"schema" is not',
+    ),
+    "key properties as one string": (
+        {"streams": [profile_entry(key_properties="query_name")]},
+        '"key_properties" is not a list',
+    ),
+    "metadata without breadcrumbs": (
+        {"streams": [profile_entry(metadata=[{"metadata": {"selected": True}}])]},
+        '"metadata" is not a list',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NOT_A_CATALOG, ids=list(NOT_A_CATALOG))
+def test_what_is_not_a_catalog_of_this_tap_is_named_in_one_line(
+    emulator: Emulator, case: str
+) -> None:
+    catalog, words = NOT_A_CATALOG[case]
+    with pytest.raises(ConfigError, match="the catalog: ") as raised:
+        TapClevertapCounts(config=tap_config(emulator), catalog=catalog)
+    assert words in str(raised.value)
+
+
+def test_the_command_names_the_catalog_file(emulator: Emulator, tmp_path: Path) -> None:
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"streams": [profile_entry(metadata="all")]}))
+    run = run_cli(["--catalog", str(path)], tap_config(emulator), tmp_path)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"tap-clevertap-counts: error: the --catalog file {path}: stream 'profile_counts': "
+        '"metadata" is not a list of {breadcrumb, metadata} objects'
+    )
+    assert emulator.requests() == []
