@@ -14,13 +14,23 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
 
-from .conftest import LAUNCHES, PIZZA, TapRun, assert_exact, bookmarks, run_tap, tap_config
+from .conftest import (
+    LAUNCHES,
+    PIZZA,
+    TapRun,
+    assert_exact,
+    bookmarks,
+    run_cli,
+    run_tap,
+    tap_config,
+)
 from .oracle import final_bookmark, owed, ymd
 from .test_event_counts import EVENTS, PROFILES, catalog_selecting
 
@@ -294,3 +304,18 @@ def test_identical_queries_share_one_series_and_one_check(
     assert max(own.values()) == 1
     assert sum(1 for event, _ in own if event == "App Launched") == 2
     assert sum(1 for event, _ in own if event == "choseNewFavoriteFood") == days
+
+
+def test_the_setting_takes_a_boolean_or_its_text_and_refuses_anything_else(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    bad = run_cli([], config_for(emulator, backfill_with_trends="yes"), tmp_path)
+    assert bad.returncode != 0
+    assert "backfill_with_trends must be true or false, got 'yes'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert emulator.requests() == []
+    config = config_for(emulator, queries=[LAUNCHES], backfill_with_trends="true")  # as text
+    (tmp_path / "good").mkdir()
+    good = run_cli([], config, tmp_path / "good")
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert len(submits(emulator, TRENDS)) == 1
