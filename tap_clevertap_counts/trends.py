@@ -157,7 +157,7 @@ class TrendsBlock:
             raise
         except (ApiError, ValueError) as problem:
             with self._lock:
-                self._problem = self._problem or f"Trends answered {problem}"
+                self._problem = self._problem or f"no usable series from Trends ({problem})"
         else:
             with self._lock:
                 self._series.update(series)

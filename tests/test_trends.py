@@ -1,9 +1,8 @@
 """`backfill_with_trends` (issue 18): a daily backlog of an unfiltered query counted through
 Trends, checked against the query's own endpoint, and the same records, order, bookmarks,
-lookback and resume as without it. Every failure of Trends (disagreement, a wrong shape, 404,
-400, faults mid-series) must end in exact records, counted day by day where Trends was not
-trusted. Expected periods come from tests/oracle.py, counts from the emulator's event store;
-faults come from the emulator's switches and injection queue, never from timing.
+lookback as without it (failures of Trends: test_trends_fallback.py; SIGKILL and resume:
+test_trends_resume.py). Expected periods come from tests/oracle.py, counts from the emulator's
+event store.
 """
 
 from __future__ import annotations
@@ -14,13 +13,23 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
 
-from .conftest import LAUNCHES, PIZZA, TapRun, assert_exact, bookmarks, run_tap, tap_config
+from .conftest import (
+    LAUNCHES,
+    PIZZA,
+    TapRun,
+    assert_exact,
+    bookmarks,
+    run_cli,
+    run_tap,
+    tap_config,
+)
 from .oracle import final_bookmark, owed, ymd
 from .test_event_counts import EVENTS, PROFILES, catalog_selecting
 
@@ -202,80 +211,6 @@ def test_a_backlog_over_a_year_is_asked_in_spans_of_at_most_a_year(
     assert len(spans) == 2
 
 
-# --- when Trends cannot be trusted ------------------------------------------------------------
-
-
-def run_falling_back(
-    emulator: Emulator, caplog: pytest.LogCaptureFixture
-) -> tuple[TapRun, list[str]]:
-    config = config_for(emulator, backfill_with_trends=True)
-    with caplog.at_level(logging.WARNING):
-        run = run_tap(config, catalog=catalog_selecting(*BOTH))
-    assert_exact(emulator, config, run)
-    expected = expected_periods({}, 0)
-    assert run.periods() == expected
-    assert [(r["query_name"], r["from_date"], r["to_date"]) for r in run.event_records] == expected
-    return run, trends_warnings(caplog)
-
-
-def test_a_series_that_disagrees_is_not_used(
-    make_emulator: Callable[..., Emulator], caplog: pytest.LogCaptureFixture
-) -> None:
-    emulator = make_emulator(partial_share=0.5, job_seconds=0.02, trends_disagree=True)
-    _, warnings = run_falling_back(emulator, caplog)
-    # the unique series (profile counts) is off by one; the event series is right
-    assert len(warnings) == len(ELIGIBLE)
-    for name in ELIGIBLE:
-        (line,) = [w for w in warnings if f"'{name}'" in w]
-        assert "profile_counts" in line
-        day = Date(2024, 1, 1)  # the first day owed, one of the two checked
-        query = LAUNCHES if name == "launches" else CHARGED
-        own = emulator.store.count_profiles(str(query["event_name"]), [], day, day)
-        assert f"Trends says {own + 1} for {day}" in line and f"says {own}:" in line
-    own_days = {(b["event_name"], b["from"]) for b in submits(emulator, PROFILES)}
-    assert {("Charged", 20240101 + n) for n in range(31)} <= own_days  # counted day by day
-    assert len([b for b in submits(emulator, EVENTS) if b["event_name"] == "Charged"]) == 2
-
-
-@pytest.mark.parametrize(
-    ("switch", "injected", "words"),
-    [
-        ({"trends_off": True}, None, "HTTP 404"),
-        ({}, ("rejected_400", "trends_submit"), "HTTP 400 '[unknown event property]'"),
-        ({}, ("count_string", "trends_submit"), "no 'daily' series"),
-        ({}, ("auth_401", "trends"), "HTTP 401"),
-    ],
-)
-def test_a_trends_refusal_or_an_odd_answer_falls_back_with_one_warning(
-    make_emulator: Callable[..., Emulator],
-    caplog: pytest.LogCaptureFixture,
-    switch: dict[str, Any],
-    injected: tuple[str, str] | None,
-    words: str,
-) -> None:
-    emulator = make_emulator(partial_share=0.0, **switch)
-    times = 1
-    if injected is not None:
-        emulator.inject(injected[0], times=times, on=injected[1])
-    _, warnings = run_falling_back(emulator, caplog)
-    expected = 2 * len(ELIGIBLE) if switch else times
-    assert len(warnings) == expected, warnings
-    assert all(words in line for line in warnings), warnings
-
-
-def test_faults_mid_series_are_retried_like_any_count(
-    make_emulator: Callable[..., Emulator], caplog: pytest.LogCaptureFixture
-) -> None:
-    emulator = make_emulator(partial_share=1.0, job_seconds=0.02)
-    emulator.inject("invalid_req_id_400", on="trends_poll")  # the job is gone: ask again
-    emulator.inject("server_500", times=2, on="trends_poll")
-    emulator.inject("busy_429", on="trends_submit")
-    run, warnings = run_falling_back(emulator, caplog)
-    assert warnings == []
-    assert len(submits(emulator, TRENDS)) == 2 * len(ELIGIBLE) + 1  # one resubmitted
-    assert len(run.records) == len(expected_periods({}, 0))
-
-
 def test_identical_queries_share_one_series_and_one_check(
     make_emulator: Callable[..., Emulator],
 ) -> None:
@@ -294,3 +229,18 @@ def test_identical_queries_share_one_series_and_one_check(
     assert max(own.values()) == 1
     assert sum(1 for event, _ in own if event == "App Launched") == 2
     assert sum(1 for event, _ in own if event == "choseNewFavoriteFood") == days
+
+
+def test_the_setting_takes_a_boolean_or_its_text_and_refuses_anything_else(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    bad = run_cli([], config_for(emulator, backfill_with_trends="yes"), tmp_path)
+    assert bad.returncode != 0
+    assert "backfill_with_trends must be true or false, got 'yes'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert emulator.requests() == []
+    config = config_for(emulator, queries=[LAUNCHES], backfill_with_trends="true")  # as text
+    (tmp_path / "good").mkdir()
+    good = run_cli([], config, tmp_path / "good")
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert len(submits(emulator, TRENDS)) == 1

@@ -124,7 +124,8 @@ class Emulator:
             self._api.redirect.start()
 
     def inflight_peak(self) -> int:
-        """The most slots the account ever held at once, counting rejected arrivals too."""
+        """The most slots one API (or the account, with shared_limit) ever held at once, counting
+        rejected arrivals too."""
         return self._api.jobs.peak
 
     def redirect_target_saw_credentials(self) -> bool:
