@@ -18,7 +18,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks import accounts, report, speed, suite  # noqa: E402
+from benchmarks import accounts, accounts_report, report, speed, suite  # noqa: E402
 
 
 def only_accounts(days: int, long_factor: int) -> int:
@@ -27,7 +27,7 @@ def only_accounts(days: int, long_factor: int) -> int:
         outcomes = accounts.run_all(pathlib.Path(workdir), lambda line: print(line, flush=True))
     found = accounts.checks(outcomes)
     print()
-    print("\n".join(accounts.section(outcomes, found)))
+    print("\n".join(accounts_report.section(outcomes, found)))
     return 0 if all(check.ok for check in found) else 1
 
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         revision_before=revision_before,
         tap_code_before=tap_code_before,
     )
-    text += "\n".join(["", *accounts.section(many, many_checks)])
+    text += "\n".join(["", *accounts_report.section(many, many_checks)])
     checks += many_checks
     print()
     print(text)
