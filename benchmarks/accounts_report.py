@@ -10,7 +10,7 @@ from benchmarks.accounts import (
     QUERIES,
     AccountsOutcome,
 )
-from benchmarks.suite import Check
+from benchmarks.speed import Check
 
 
 def section(outcomes: dict[int, AccountsOutcome], found: list[Check]) -> list[str]:
