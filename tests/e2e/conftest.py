@@ -1,14 +1,30 @@
-"""Fixtures of the Meltano end-to-end tests: one installed temp project per test session."""
+"""Fixtures of the Meltano end-to-end tests: one installed temp project per test session.
+
+Under pytest-xdist a session is one worker: each worker installs its own project and starts its
+own PostgreSQL cluster (own temp dirs, own free port), so workers share no file and no port.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.helpers import MELTANO, Project
 from tests.e2e.postgres import PostgresServer, PostgresUnavailable
+
+E2E_TIMEOUT = 900  # seconds; the unit tests keep pyproject's 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each Meltano test runs several `meltano` commands (their own timeouts: up to 240 s, the
+    install 600 s, the demo 900 s): under load one test can pass 300 s and still be fine."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if item.path.is_relative_to(here) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
 
 
 @pytest.fixture(scope="session")
