@@ -33,6 +33,7 @@ from typing import Any
 from typing_extensions import override
 
 from benchmarks.processes import TAP, EmulatorProcess, EmulatorSettings
+from benchmarks.rss import HighWater
 from benchmarks.speed import Check
 
 ACCOUNTS = (1, 4, 16)
@@ -183,8 +184,8 @@ def run_accounts(n: int, workdir: pathlib.Path) -> AccountsOutcome:
             stack.callback(err.close)
             started = time.monotonic()
             process = subprocess.Popen([str(TAP), "--config", str(config)], stdout=out, stderr=err)
-            taps.append((process, started))
-        reaped = [_reap(process, started) for process, started in taps]
+            taps.append((process, HighWater(process.pid), started))
+        reaped = [_reap(process, high, started) for process, high, started in taps]
         accounts = []
         for emulator, s, (code, rss, wall) in zip(emulators, settings, reaped, strict=True):
             entries = emulator.requests()
@@ -208,17 +209,17 @@ def run_accounts(n: int, workdir: pathlib.Path) -> AccountsOutcome:
 
 
 def _reap(
-    process: subprocess.Popen[Any], started: float, timeout: float = 600
+    process: subprocess.Popen[Any], high_water: HighWater, started: float, timeout: float = 600
 ) -> tuple[int, float, float]:
-    """(exit code, peak RSS in MiB, wall seconds) of one tap, from `wait4` on that child."""
+    """(exit code, peak RSS in MiB, wall seconds) of one tap (its peak: `rss.HighWater`)."""
     timer = threading.Timer(timeout, process.kill)
     timer.start()
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        _, status, _ = os.wait4(process.pid, 0)
     finally:
         timer.cancel()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage.ru_maxrss / 1024, time.monotonic() - started
+    return process.returncode, high_water.mib(), time.monotonic() - started
 
 
 def run_all(workdir: pathlib.Path, say: Callable[[str], None]) -> dict[int, AccountsOutcome]:

@@ -36,7 +36,7 @@ def table(outcomes: dict[int, AccountsOutcome]) -> list[str]:
         "taps started together. Overall (the target): every job over the first request to the "
         "last count of any account, the taps' start-up spread included; all-active: jobs "
         "counted while every account ran, per second of that window. Ideal: N x one account's "
-        "rate. Peak RSS: each tap process's own `ru_maxrss` from `wait4`, the largest of the N.",
+        "rate. Peak RSS: each tap process's own `VmHWM`, the largest of the N.",
         "",
         "| accounts | jobs | overall jobs/s | of ideal | all-active jobs/s | of ideal "
         "| peak RSS per tap (max) | 429s | load before |",

@@ -2,8 +2,8 @@
 
 The emulator runs as its own `clevertap-counts-emulator` process, as CleverTap is another
 machine: its threads never compete with the measuring process for the interpreter lock. The tap
-is the installed command, started as a user would; its peak RSS comes from `wait4`'s resource
-usage for that one child, so nothing samples it and nothing is missed between samples.
+is the installed command, started as a user would; its CPU time comes from `wait4`'s resource
+usage for that one child, its peak RSS from its own `VmHWM` (`rss.py` says why not `wait4`'s).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+
+from benchmarks.rss import HighWater
 
 BIN = pathlib.Path(sys.executable).parent
 TAP = BIN / "tap-clevertap-counts"
@@ -166,13 +168,14 @@ def run_tap(
     with out_path.open("w", encoding="utf-8") as out, err_path.open("w", encoding="utf-8") as err:
         started = time.monotonic()
         process = subprocess.Popen(command, stdout=out, stderr=err)
+        high_water = HighWater(process.pid)
         returncode, usage = _wait(process, timeout)
         wall = time.monotonic() - started
     stderr = err_path.read_text(encoding="utf-8")
     return TapResult(
         wall_seconds=wall,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mib=usage.ru_maxrss / 1024,  # Linux reports kilobytes
+        peak_rss_mib=high_water.mib(),  # the tap's own (rss.py: not wait4's ru_maxrss)
         returncode=returncode,
         output=_read_output(out_path),
         stderr_tail="\n".join(stderr.splitlines()[-5:]),
