@@ -24,7 +24,6 @@ import json
 import os
 import pathlib
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -32,7 +31,7 @@ from typing import Any
 
 from typing_extensions import override
 
-from benchmarks.processes import TAP, EmulatorProcess, EmulatorSettings
+from benchmarks.processes import TAP, EmulatorProcess, EmulatorSettings, reap
 from benchmarks.rss import HighWater
 from benchmarks.speed import Check
 
@@ -212,14 +211,8 @@ def _reap(
     process: subprocess.Popen[Any], high_water: HighWater, started: float, timeout: float = 600
 ) -> tuple[int, float, float]:
     """(exit code, peak RSS in MiB, wall seconds) of one tap (its peak: `rss.HighWater`)."""
-    timer = threading.Timer(timeout, process.kill)
-    timer.start()
-    try:
-        _, status, _ = os.wait4(process.pid, 0)
-    finally:
-        timer.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, high_water.mib(), time.monotonic() - started
+    returncode, _ = reap(process, timeout)
+    return returncode, high_water.mib(), time.monotonic() - started
 
 
 def run_all(workdir: pathlib.Path, say: Callable[[str], None]) -> dict[int, AccountsOutcome]:

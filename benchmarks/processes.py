@@ -169,7 +169,7 @@ def run_tap(
         started = time.monotonic()
         process = subprocess.Popen(command, stdout=out, stderr=err)
         high_water = HighWater(process.pid)
-        returncode, usage = _wait(process, timeout)
+        returncode, usage = reap(process, timeout)
         wall = time.monotonic() - started
     stderr = err_path.read_text(encoding="utf-8")
     return TapResult(
@@ -202,7 +202,7 @@ def catalog(config_path: pathlib.Path, select: tuple[str, ...]) -> dict[str, Any
     return found
 
 
-def _wait(process: subprocess.Popen[Any], timeout: float) -> tuple[int, Any]:
+def reap(process: subprocess.Popen[Any], timeout: float) -> tuple[int, Any]:
     """Reap the child with `wait4`, which returns that child's own resource usage."""
     timer = threading.Timer(timeout, process.kill)
     timer.start()
