@@ -217,7 +217,9 @@ def test_jobs_run_concurrently_up_to_the_setting(make_emulator: Any, clock: Manu
     thread = threading.Thread(target=lambda: runs.append(run_tap(config)))
     thread.start()
     try:
-        wait_until(lambda: emulator.inflight_peak() >= 3, "three jobs in flight")
+        # Jobs that exist, not slots taken: a submit counts in the peak while it is read, and
+        # its job would start after the clock moved, ending 5 s later on a clock that stays.
+        wait_until(lambda: emulator.running_jobs() >= 3, "three jobs running")
     finally:
         emulator.update(job_seconds=0.0)  # the jobs after these end at once
         clock.advance(5)

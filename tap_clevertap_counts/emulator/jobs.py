@@ -61,6 +61,12 @@ class JobBook:
     def now(self) -> float:
         return self._clock()
 
+    def running(self) -> int:
+        """Jobs accepted and not yet ended, over all accounts and APIs."""
+        with self._lock:
+            self._settle(self._clock())
+            return sum(self._pending.values())
+
     def _settle(self, now: float) -> None:
         """Give back the slots of jobs whose time has come (caller holds the lock)."""
         while self._finishing and self._finishing[0][0] <= now:

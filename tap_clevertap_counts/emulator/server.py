@@ -128,6 +128,12 @@ class Emulator:
         rejected arrivals too."""
         return self._api.jobs.peak
 
+    def running_jobs(self) -> int:
+        """Jobs accepted (their req_id sent) and not yet ended. A test that changes `job_seconds`
+        or moves the clock waits on this, not on `inflight_peak`: the peak counts a submit while
+        it is read, before its job (and its end time) exists."""
+        return self._api.jobs.running()
+
     def redirect_target_saw_credentials(self) -> bool:
         """Whether any X-CleverTap-* header reached the foreign host of a hostile redirect."""
         return self._api.redirect.saw_credentials

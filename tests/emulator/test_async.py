@@ -113,12 +113,15 @@ def test_partial_jobs_hold_slots_until_they_end(
     ids = [client.submit().json()["req_id"] for _ in range(3)]
     refused = client.submit()
     assert (refused.status_code, refused.json()) == (429, fail("Too many concurrent requests"))
+    assert emu.running_jobs() == 3, "a refused submit starts no job"
     # Polls of running jobs never get a concurrency 429: the job holds the slot already.
     for req_id in ids:
         assert client.poll(req_id).json() == {"status": "partial", "req_id": req_id}
     clock.advance(5)
+    assert emu.running_jobs() == 0
     accepted = client.submit()
     assert accepted.json()["status"] == "partial"
+    assert emu.running_jobs() == 1
     # Finished jobs' polls take a slot, and there is one free: 1 running job + this poll.
     assert client.poll(ids[0]).json()["status"] == "success"
 
