@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
-from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE
+from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, ManualClock
 from tap_clevertap_counts.errors import StoppedError
 from tap_clevertap_counts.limiter import AdaptiveLimiter
 from tap_clevertap_counts.scheduler import OrderedRunner
 
 DEADLINE = 10.0  # only ever reached when the limiter is broken
+ROUND_SECONDS = 60.0  # a job's length on the test's clock: jobs end when a round is over
 
 
 class Waiters:
@@ -264,7 +265,15 @@ def requests_for(days: int) -> list[CountRequest]:
     ]
 
 
-def run_backfill(emulator: Any, asked: int, days: int) -> tuple[AdaptiveLimiter, list[int]]:
+def run_backfill(
+    emulator: Any, clock: ManualClock, asked: int, days: int
+) -> tuple[AdaptiveLimiter, list[int]]:
+    """Count `days` one-day jobs, `asked` at a time, through an account that allows 3.
+
+    The emulator's jobs end only when the clock moves, and it moves only once the backfill is
+    at rest: 3 jobs running, each held by one of the limiter's 3 holders, so no submit is on its
+    way. Every round then holds the account's 3 slots at once, whatever the machine's speed.
+    """
     stop = threading.Event()
     limiter = AdaptiveLimiter(asked)
     client = CleverTapClient(
@@ -287,7 +296,29 @@ def run_backfill(emulator: Any, asked: int, days: int) -> tuple[AdaptiveLimiter,
         window=64,
         stop=stop,
     )
-    counts = [count for _, count in runner]
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def backfill() -> None:
+        try:
+            counts.extend(count for _, count in runner)
+        except BaseException as error:  # re-raised in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=backfill, daemon=True)
+    thread.start()
+    try:
+        for _ in range(days // 3):
+            wait_until(
+                lambda: not thread.is_alive() or emulator.running_jobs() == limiter.holders == 3,
+                "three jobs running and no submit on its way",
+            )
+            clock.advance(ROUND_SECONDS)
+        thread.join(timeout=60)
+    finally:
+        stop.set()
+    assert not errors, errors
+    assert not thread.is_alive(), "the backfill did not end once every round was over"
     truth = [
         emulator.store.count_profiles(job.event_name, [], job.from_date, job.to_date)
         for job in jobs
@@ -296,9 +327,11 @@ def run_backfill(emulator: Any, asked: int, days: int) -> tuple[AdaptiveLimiter,
     return limiter, counts
 
 
-def test_at_the_account_limit_no_request_is_refused(make_emulator: Any) -> None:
-    emulator = make_emulator(partial_share=1.0, job_seconds=0.3, concurrency_limit=3)
-    limiter, _ = run_backfill(emulator, asked=3, days=12)
+def test_at_the_account_limit_no_request_is_refused(make_emulator: Any, clock: ManualClock) -> None:
+    emulator = make_emulator(
+        partial_share=1.0, job_seconds=ROUND_SECONDS, concurrency_limit=3, clock=clock
+    )
+    limiter, _ = run_backfill(emulator, clock, asked=3, days=12)
     log = emulator.requests()
     assert emulator.inflight_peak() == 3, "all three slots used, never a fourth"
     assert max(entry["inflight"] for entry in log) == 3
@@ -307,10 +340,14 @@ def test_at_the_account_limit_no_request_is_refused(make_emulator: Any) -> None:
     assert sum(1 for entry in log if entry["kind"] == "submit") == 12
 
 
-def test_asking_more_than_the_account_allows_settles_at_its_limit(make_emulator: Any) -> None:
+def test_asking_more_than_the_account_allows_settles_at_its_limit(
+    make_emulator: Any, clock: ManualClock
+) -> None:
     """Asking 6 of an account that allows 3: a few 429s at the start, then none (no storm)."""
-    emulator = make_emulator(partial_share=1.0, job_seconds=0.3, concurrency_limit=3)
-    limiter, _ = run_backfill(emulator, asked=6, days=24)
+    emulator = make_emulator(
+        partial_share=1.0, job_seconds=ROUND_SECONDS, concurrency_limit=3, clock=clock
+    )
+    limiter, _ = run_backfill(emulator, clock, asked=6, days=24)
     log = emulator.requests()
     refused = [n for n, entry in enumerate(log) if entry["status"] == 429]
     assert 1 <= len(refused) <= 6 - 3, "one 429 per slot asked beyond the limit, at most"
