@@ -276,6 +276,37 @@ def run_tap(
     return parse_output(buffer.getvalue())
 
 
+def run_tap_in_rounds(
+    config: dict[str, Any],
+    clock: ManualClock,
+    round_over: Callable[[], bool],
+    *,
+    catalog: dict[str, Any] | None = None,
+) -> TapRun:
+    """`run_tap`, its jobs on the test's clock: whenever `round_over()` says the jobs running
+    now are all the round should have (an event the emulator shows, not a wait), the clock
+    jumps an hour and every one of them ends. A machine's speed cannot change a round. (Give
+    the emulator a long `req_id_ttl_seconds`: a job may see several jumps before its poll.)"""
+    runs: list[TapRun] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runs.append(run_tap(config, catalog=catalog))
+        except BaseException as error:  # re-raised below, in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run, name="tap-in-rounds", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        wait_until(lambda: not thread.is_alive() or round_over(), "the round's jobs to run")
+        if thread.is_alive():
+            clock.advance(3600)
+    if errors:
+        raise errors[0]
+    return runs[0]
+
+
 def run_cli(
     args: list[str],
     config: dict[str, Any] | None,

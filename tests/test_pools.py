@@ -12,15 +12,25 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from tap_clevertap_counts.emulator import Emulator
+from tap_clevertap_counts.emulator import Emulator, ManualClock
 from tap_clevertap_counts.tap import TapClevertapCounts
 
-from .conftest import LAUNCHES, PIZZA, assert_exact, bookmarks, run_tap, tap_config
+from .conftest import (
+    LAUNCHES,
+    PIZZA,
+    assert_exact,
+    bookmarks,
+    run_tap,
+    run_tap_in_rounds,
+    tap_config,
+)
 from .oracle import all_periods, definition_key
 from .test_event_counts import EVENTS, PROFILES, catalog_selecting
 
 BOTH = ("profile_counts", "event_counts")
 DAYS = 12  # per stream and query: 4 rounds of 3 slots
+ROUND = 3600.0  # a job's length on the test's clock (run_tap_in_rounds jumps it)
+TTL = 1e9  # a finished job's req_id outlives every jump, however many come before its poll
 
 
 def both_streams(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
@@ -39,12 +49,24 @@ def submit_log(emulator: Emulator, path: str) -> list[dict[str, Any]]:
 
 
 def test_both_apis_are_kept_at_their_own_limit_at_once(
-    make_emulator: Callable[..., Emulator],
+    make_emulator: Callable[..., Emulator], clock: ManualClock
 ) -> None:
-    # Jobs of a second each: every round takes seconds, so the order below has a wide margin.
-    emulator = make_emulator(partial_share=1.0, job_seconds=1.0, concurrency_limit=3)
+    # Jobs end only once 6 run (3 per API): if the pools could not fill at once, this would
+    # wait for a round that never comes and fail, on any machine.
+    emulator = make_emulator(
+        partial_share=1.0,
+        job_seconds=ROUND,
+        req_id_ttl_seconds=TTL,
+        concurrency_limit=3,
+        clock=clock,
+    )
     config = both_streams(emulator)
-    run = run_tap(config, catalog=catalog_selecting(*BOTH))
+    run = run_tap_in_rounds(
+        config,
+        clock,
+        lambda: emulator.running_jobs() == 6,
+        catalog=catalog_selecting(*BOTH),
+    )
     assert_exact(emulator, config, run)
     assert len(run.records) == len(run.event_records) == DAYS
     profiles, events = submit_log(emulator, PROFILES), submit_log(emulator, EVENTS)
@@ -58,15 +80,28 @@ def test_both_apis_are_kept_at_their_own_limit_at_once(
 
 
 def test_one_limit_shared_by_every_api_still_ends_exact(
-    make_emulator: Callable[..., Emulator],
+    make_emulator: Callable[..., Emulator], clock: ManualClock
 ) -> None:
     """An account (or emulator) whose 3 slots serve all APIs together: the two pools ask 6,
     get 429s, shrink, and the run still finishes with every record exact."""
     emulator = make_emulator(
-        partial_share=1.0, job_seconds=1.0, concurrency_limit=3, shared_limit=True
+        partial_share=1.0,
+        job_seconds=ROUND,
+        req_id_ttl_seconds=TTL,
+        concurrency_limit=3,
+        shared_limit=True,
+        clock=clock,
     )
     config = both_streams(emulator)
-    run = run_tap(config, catalog=catalog_selecting(*BOTH))
+
+    def round_over() -> bool:
+        """The first round ends once all six first submits were answered (3 taken, 3 refused:
+        nothing ended in between); after it, any running job may end."""
+        if len(submit_log(emulator, PROFILES) + submit_log(emulator, EVENTS)) < 6:
+            return False
+        return emulator.running_jobs() > 0
+
+    run = run_tap_in_rounds(config, clock, round_over, catalog=catalog_selecting(*BOTH))
     assert_exact(emulator, config, run)
     every_day = {f"2024-03-{day:02d}" for day in range(1, DAYS + 1)}
     assert {r["to_date"] for r in run.records} == every_day
