@@ -276,6 +276,9 @@ def run_tap(
     return parse_output(buffer.getvalue())
 
 
+ROUND_SECONDS = 3600.0  # how far `run_tap_in_rounds` moves the clock: make jobs this long
+
+
 def run_tap_in_rounds(
     config: dict[str, Any],
     clock: ManualClock,
@@ -285,8 +288,9 @@ def run_tap_in_rounds(
 ) -> TapRun:
     """`run_tap`, its jobs on the test's clock: whenever `round_over()` says the jobs running
     now are all the round should have (an event the emulator shows, not a wait), the clock
-    jumps an hour and every one of them ends. A machine's speed cannot change a round. (Give
-    the emulator a long `req_id_ttl_seconds`: a job may see several jumps before its poll.)"""
+    jumps `ROUND_SECONDS` and every one of them ends. A machine's speed cannot change a
+    round. (Give the emulator a long `req_id_ttl_seconds`: a job may see several jumps before
+    its poll.)"""
     runs: list[TapRun] = []
     errors: list[BaseException] = []
 
@@ -301,7 +305,7 @@ def run_tap_in_rounds(
     while thread.is_alive():
         wait_until(lambda: not thread.is_alive() or round_over(), "the round's jobs to run")
         if thread.is_alive():
-            clock.advance(3600)
+            clock.advance(ROUND_SECONDS)
     if errors:
         raise errors[0]
     return runs[0]

@@ -18,6 +18,7 @@ from tap_clevertap_counts.tap import TapClevertapCounts
 from .conftest import (
     LAUNCHES,
     PIZZA,
+    ROUND_SECONDS,
     assert_exact,
     bookmarks,
     run_tap,
@@ -29,7 +30,6 @@ from .test_event_counts import EVENTS, PROFILES, catalog_selecting
 
 BOTH = ("profile_counts", "event_counts")
 DAYS = 12  # per stream and query: 4 rounds of 3 slots
-ROUND = 3600.0  # a job's length on the test's clock (run_tap_in_rounds jumps it)
 TTL = 1e9  # a finished job's req_id outlives every jump, however many come before its poll
 
 
@@ -55,7 +55,7 @@ def test_both_apis_are_kept_at_their_own_limit_at_once(
     # wait for a round that never comes and fail, on any machine.
     emulator = make_emulator(
         partial_share=1.0,
-        job_seconds=ROUND,
+        job_seconds=ROUND_SECONDS,
         req_id_ttl_seconds=TTL,
         concurrency_limit=3,
         clock=clock,
@@ -86,7 +86,7 @@ def test_one_limit_shared_by_every_api_still_ends_exact(
     get 429s, shrink, and the run still finishes with every record exact."""
     emulator = make_emulator(
         partial_share=1.0,
-        job_seconds=ROUND,
+        job_seconds=ROUND_SECONDS,
         req_id_ttl_seconds=TTL,
         concurrency_limit=3,
         shared_limit=True,
