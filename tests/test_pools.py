@@ -44,6 +44,19 @@ def both_streams(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
     )
 
 
+def in_rounds(make_emulator: Callable[..., Emulator], clock: ManualClock, **more: Any) -> Emulator:
+    """An account allowing 3 per API whose jobs all stay pending until `run_tap_in_rounds`
+    moves the clock."""
+    return make_emulator(
+        partial_share=1.0,
+        job_seconds=ROUND_SECONDS,
+        req_id_ttl_seconds=TTL,
+        concurrency_limit=3,
+        clock=clock,
+        **more,
+    )
+
+
 def submit_log(emulator: Emulator, path: str) -> list[dict[str, Any]]:
     return [e for e in emulator.requests() if e["kind"] == "submit" and e["path"] == path]
 
@@ -53,13 +66,7 @@ def test_both_apis_are_kept_at_their_own_limit_at_once(
 ) -> None:
     # Jobs end only once 6 run (3 per API): if the pools could not fill at once, this would
     # wait for a round that never comes and fail, on any machine.
-    emulator = make_emulator(
-        partial_share=1.0,
-        job_seconds=ROUND_SECONDS,
-        req_id_ttl_seconds=TTL,
-        concurrency_limit=3,
-        clock=clock,
-    )
+    emulator = in_rounds(make_emulator, clock)
     config = both_streams(emulator)
     run = run_tap_in_rounds(
         config,
@@ -84,14 +91,7 @@ def test_one_limit_shared_by_every_api_still_ends_exact(
 ) -> None:
     """An account (or emulator) whose 3 slots serve all APIs together: the two pools ask 6,
     get 429s, shrink, and the run still finishes with every record exact."""
-    emulator = make_emulator(
-        partial_share=1.0,
-        job_seconds=ROUND_SECONDS,
-        req_id_ttl_seconds=TTL,
-        concurrency_limit=3,
-        shared_limit=True,
-        clock=clock,
-    )
+    emulator = in_rounds(make_emulator, clock, shared_limit=True)
     config = both_streams(emulator)
 
     def round_over() -> bool:
