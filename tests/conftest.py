@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -276,7 +276,34 @@ def run_tap(
     return parse_output(buffer.getvalue())
 
 
-ROUND_SECONDS = 3600.0  # how far `run_tap_in_rounds` moves the clock: make jobs this long
+ROUND_SECONDS = 3600.0  # how far `in_rounds` moves the clock: make jobs this long
+T = TypeVar("T")
+
+
+def in_rounds(work: Callable[[], T], clock: ManualClock, round_over: Callable[[], bool]) -> T:
+    """`work()` with its emulator jobs on the test's clock: whenever `round_over()` says the
+    jobs running now are all the round should have (an event the emulator shows, not a wait),
+    the clock jumps `ROUND_SECONDS` and every one of them ends. A machine's speed cannot change
+    a round. (Give the emulator a long `req_id_ttl_seconds` when a job may see several jumps
+    before its poll.)"""
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(work())
+        except BaseException as error:  # re-raised below, in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run, name="work-in-rounds", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        wait_until(lambda: not thread.is_alive() or round_over(), "the round's jobs to run")
+        if thread.is_alive():
+            clock.advance(ROUND_SECONDS)
+    if errors:
+        raise errors[0]
+    return results[0]
 
 
 def run_tap_in_rounds(
@@ -286,29 +313,8 @@ def run_tap_in_rounds(
     *,
     catalog: dict[str, Any] | None = None,
 ) -> TapRun:
-    """`run_tap`, its jobs on the test's clock: whenever `round_over()` says the jobs running
-    now are all the round should have (an event the emulator shows, not a wait), the clock
-    jumps `ROUND_SECONDS` and every one of them ends. A machine's speed cannot change a
-    round. (Give the emulator a long `req_id_ttl_seconds`: a job may see several jumps before
-    its poll.)"""
-    runs: list[TapRun] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            runs.append(run_tap(config, catalog=catalog))
-        except BaseException as error:  # re-raised below, in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=run, name="tap-in-rounds", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        wait_until(lambda: not thread.is_alive() or round_over(), "the round's jobs to run")
-        if thread.is_alive():
-            clock.advance(ROUND_SECONDS)
-    if errors:
-        raise errors[0]
-    return runs[0]
+    """`run_tap` `in_rounds`."""
+    return in_rounds(lambda: run_tap(config, catalog=catalog), clock, round_over)
 
 
 def run_cli(

@@ -13,9 +13,7 @@ from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Manual
 from tap_clevertap_counts.limiter import AdaptiveLimiter
 from tap_clevertap_counts.scheduler import OrderedRunner
 
-from .test_limiter import wait_until
-
-ROUND_SECONDS = 60.0  # a job's length on the test's clock: jobs end when a round is over
+from .conftest import ROUND_SECONDS, in_rounds
 
 
 def requests_for(days: int) -> list[CountRequest]:
@@ -63,29 +61,14 @@ def run_backfill(
         window=64,
         stop=stop,
     )
-    counts: list[int] = []
-    errors: list[BaseException] = []
-
-    def backfill() -> None:
-        try:
-            counts.extend(count for _, count in runner)
-        except BaseException as error:  # re-raised in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=backfill, daemon=True)
-    thread.start()
     try:
-        for _ in range(days // 3):
-            wait_until(
-                lambda: not thread.is_alive() or emulator.running_jobs() == limiter.holders == 3,
-                "three jobs running and no submit on its way",
-            )
-            clock.advance(ROUND_SECONDS)
-        thread.join(timeout=60)
+        counts = in_rounds(
+            lambda: [count for _, count in runner],
+            clock,
+            lambda: emulator.running_jobs() == limiter.holders == 3,
+        )
     finally:
         stop.set()
-    assert not errors, errors
-    assert not thread.is_alive(), "the backfill did not end once every round was over"
     truth = [
         emulator.store.count_profiles(job.event_name, [], job.from_date, job.to_date)
         for job in jobs
