@@ -6,6 +6,7 @@ enforces it (see there why the SDK's schema validation is not used for the tap's
 
 from __future__ import annotations
 
+import datetime
 import urllib.parse
 from typing import Any, ClassVar
 
@@ -15,7 +16,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from typing_extensions import override
 
 from .errors import ConfigError
-from .periods import GRANULARITY_PATTERN
+from .periods import GRANULARITY_PATTERN, nothing_to_count
 from .queries import OPERATORS
 from .run import Run, plan_run
 from .settings import DEFAULTS, REGION_HOSTS, Settings, is_loopback_host, parse_settings
@@ -197,11 +198,17 @@ class TapClevertapCounts(SingerTap):
 
     _settings: Settings | None = None
 
+    def __init__(self, *, now: datetime.datetime | None = None, **kwargs: Any) -> None:
+        """`now`: the instant taken as the present, which decides "today" in `timezone` (the
+        day not over yet) and the default end_date. Tests pin it; the command uses the clock."""
+        self._now = now
+        super().__init__(**kwargs)
+
     @property
     def settings(self) -> Settings:
         """The checked config (checked here too when the tap was built with validation off)."""
         if self._settings is None:
-            self._settings = parse_settings(self._own_config())
+            self._settings = parse_settings(self._own_config(), self._now)
         return self._settings
 
     @classmethod
@@ -225,7 +232,7 @@ class TapClevertapCounts(SingerTap):
         """
         errors: list[str] = []
         try:
-            self._settings = parse_settings(self._own_config())
+            self._settings = parse_settings(self._own_config(), self._now)
         except ConfigError as exc:
             errors.append(str(exc))
         builtin = {k: v for k, v in self.config.items() if k in self._builtin_keys()}
@@ -265,8 +272,33 @@ class TapClevertapCounts(SingerTap):
             counting = [s for s in selected if isinstance(s, ProfileCountsStream)]
             if self._run is None:
                 self._warn_fast_polls()
+                self._note_today()
             self._run = plan_run(counting, self.settings, self.logger)
         return self._run
+
+    def _note_today(self) -> None:
+        """What "today" means for this config: one line per query that has nothing whole to
+        count (else the run ends quietly with no record), and one when end_date is today."""
+        settings = self.settings
+        for spec in settings.queries:
+            why = nothing_to_count(
+                spec.granularity,
+                spec.start_date,
+                settings.end_date,
+                settings.today,
+                end_given=settings.end_date_given,
+            )
+            if why:
+                self.logger.warning("query '%s': %s", spec.name, why)
+        if settings.end_date >= settings.today:
+            self.logger.info(
+                "end_date %s is today in %s, which is not over: periods ending on it are "
+                "emitted as provisional, and bookmarks stay on the last whole period before it, "
+                "so the next run counts them again (and a target upserting on the primary key "
+                "replaces them)",
+                settings.end_date,
+                settings.timezone,
+            )
 
     def _warn_fast_polls(self) -> None:
         """CleverTap asks for 30 s between polls of a pending query; a shorter interval is
