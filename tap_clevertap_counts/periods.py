@@ -135,5 +135,5 @@ def nothing_to_count(
     latest = list(iter_periods(granularity, end - _LONGEST, end))[-1]
     change = f"set start_date to {latest[0]} or earlier to count {latest[0]}..{latest[1]}"
     if end < today and next(iter_periods(granularity, start, today), None) is not None:
-        change += f", or end_date to {today} to count up to today, provisionally"
+        change += f", or end_date to a later day (at most today, {today}: provisional)"
     return f"nothing to count: {why}; {change}"

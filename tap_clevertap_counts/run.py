@@ -86,11 +86,12 @@ class Run:
         # Trends counts a block's whole days only; a provisional one (today, not over) is
         # counted by the query's own endpoint after them: by_trends = start -> days by Trends.
         by_trends: dict[int, int] = {}
-        for _, spec, periods, start in blocks if settings.backfill_with_trends else ():
-            whole = whole_days_count(periods, settings.today)
-            if trends_path.eligible(spec, periods[:whole]):
-                by_trends[start] = whole
-        trends = [block for block in blocks if block[3] in by_trends]
+        trends: list[_Block] = []
+        for block in blocks if settings.backfill_with_trends else ():
+            whole = whole_days_count(block[2], settings.today)
+            if trends_path.eligible(block[1], block[2][:whole]):
+                by_trends[block[3]] = whole
+                trends.append(block)
         apis = sorted(
             {self._paths[stream] for stream, *_ in blocks} | ({TRENDS_PATH} if trends else set())
         )
