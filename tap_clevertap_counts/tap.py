@@ -129,7 +129,8 @@ class TapClevertapCounts(SingerTap):
             "end_date",
             th.DateType,
             description="Last day to count, YYYY-MM-DD; never later than today. "
-            "Default: yesterday in timezone",
+            "Default: yesterday in timezone. Periods ending today are provisional: emitted, "
+            "but the bookmark stays on the last whole period, so the next run counts them again",
         ),
         th.Property(
             "timezone",
