@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import datetime
 import logging
+import random
+import zoneinfo
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -318,3 +320,86 @@ def test_the_command_exits_0_and_says_why_it_counted_nothing(
     assert len(lines) == 1, run.stderr
     assert "query 'weekly'" in lines[0]
     assert "Traceback" not in run.stderr
+
+
+# --- seeded scenarios: the invariants wherever today falls ------------------------------------
+
+ZONES = ("UTC", "Pacific/Kiritimati", "America/New_York", "Asia/Kolkata")
+EVENTS_POOL = (PIZZA, LAUNCHES, {"name": "charged", "event_name": "Charged"})
+GRANULARITIES = ("day", "day", "week", "month", "rolling_2d", "rolling_7d")
+
+
+def draw(rng: random.Random) -> tuple[Date, datetime.datetime, dict[str, Any], tuple[str, ...]]:
+    """(today in the zone, the instant `now`, config changes, streams) of one scenario."""
+    today = Date(2023, 11, 1) + rng.randrange(200) * DAY
+    zone = rng.choice(ZONES)
+    local = datetime.datetime.combine(today, datetime.time(rng.randrange(24), rng.randrange(60)))
+    now = local.replace(tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)
+    start = today - rng.choice([0, 2, 9, 35, 64]) * DAY
+    queries = []
+    for index in range(rng.randint(1, 4)):
+        query: dict[str, Any] = {
+            **rng.choice(EVENTS_POOL),
+            "name": f"q{index}",
+            "granularity": rng.choice(GRANULARITIES),
+        }
+        if rng.random() < 0.3:
+            query["start_date"] = str(min(today, start + rng.randrange(10) * DAY))
+        queries.append(query)
+    changes = {
+        "start_date": str(start),
+        "end_date": str(today),
+        "timezone": zone,
+        "queries": queries,
+        "lookback_days": rng.choice([0, 0, 1, 3]),
+        "backfill_with_trends": rng.random() < 0.4,
+    }
+    return today, now, changes, rng.choice([("profile_counts",), BOTH])
+
+
+def query_start(config: dict[str, Any], query: dict[str, Any]) -> Date:
+    return Date.fromisoformat(query.get("start_date", config["start_date"]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_scenarios_never_bookmark_today_and_count_it_again_next_day(
+    make_emulator: Callable[..., Emulator], seed: int
+) -> None:
+    rng = random.Random(f"today|{seed}")
+    today, now, changes, streams = draw(rng)
+    emulator = make_emulator(partial_share=rng.random(), job_seconds=0.002, today=today + DAY)
+    config = tap_config(emulator, **changes)
+    catalog = catalog_selecting(*streams)
+    lookback = int(changes["lookback_days"])
+
+    first = run_tap(config, catalog=catalog, now=now)
+    assert_exact(emulator, config, first)
+    assert all(mark < today for mark in every_bookmark(first))
+    assert all(last < today for _, _, last in submitted(emulator, TRENDS))
+    del config["end_date"]  # the next day's run: up to yesterday, that today
+    emulator.clear_log()
+    zone = zoneinfo.ZoneInfo(str(changes["timezone"]))
+    morning = datetime.datetime.combine(today + DAY, datetime.time(rng.randrange(24)), zone)
+    second = run_tap(config, state=copy.deepcopy(first.state), catalog=catalog, now=morning)
+    assert_exact(emulator, config, second)
+    for stream in streams:
+        records = {"profile_counts": "records", "event_counts": "event_records"}[stream]
+        for query in changes["queries"]:
+            name, granularity = query["name"], query["granularity"]
+            periods = all_periods(granularity, query_start(config, query), today)
+            emitted = periods_of(getattr(first, records), name)
+            assert emitted == periods, (stream, name)
+            whole = [p for p in periods if p[1] < today]
+            mark = bookmarks(first.state, stream).get(name)
+            assert mark == (whole[-1][1].isoformat() if whole else None), (stream, name)
+            again = owed(
+                granularity,
+                query_start(config, query),
+                today,
+                Date.fromisoformat(mark) if mark else None,
+                lookback,
+            )
+            assert periods_of(getattr(second, records), name) == again, (stream, name)
+            assert [p for p in periods if p[1] == today] == [p for p in again if p[1] == today]
+            final = bookmarks(second.state, stream).get(name)
+            assert final == (periods[-1][1].isoformat() if periods else None), (stream, name)
