@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gzip
+import json
 import logging
 import random
+import urllib.parse
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable
@@ -164,6 +167,34 @@ def test_a_provisional_day_alone_leaves_the_state_as_it_was(
     assert after.periods() == [("pizza", day, day), ("launches", day, day)]
     assert_exact(emulator, config, after)
     assert after.state == before.state
+
+
+def test_in_batch_mode_too_the_provisional_period_is_announced_but_never_bookmarked(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    today = Date(2024, 3, 20)
+    emulator = make_emulator(partial_share=0.0, today=today)
+    config = tap_config(
+        emulator,
+        start_date="2024-03-11",
+        end_date=str(today),
+        queries=[LAUNCHES],
+        batch_config={
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": tmp_path.as_uri(), "prefix": "batch-"},
+            "batch_size": 4,
+        },
+    )
+    run = run_tap(config, now=at(today, 12))
+    batched = []
+    for line in run.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("type") == "BATCH":
+            for uri in message["manifest"]:
+                with gzip.open(Path(urllib.parse.urlparse(uri).path), "rt") as file:
+                    batched += [json.loads(row)["to_date"] for row in file]
+    assert batched == [str(day) for day, _ in all_periods("day", Date(2024, 3, 11), today)]
+    assert bookmarks(run.state) == {"launches": str(today - DAY)}
 
 
 # --- Trends never counts a provisional day ----------------------------------------------------
