@@ -7,9 +7,7 @@ CleverTap can count them). Only whole periods inside [start, end] are counted, s
 never of a partial week, month or window, and the same period always has the same dates (the
 record's primary key) whatever the start date or the run.
 
-A period that ends on "today" (in the account's time zone) includes a day that is not over: its
-count is provisional. It is emitted like any other, but no bookmark moves onto it, so the next
-run counts it again and the target's upsert replaces it (`is_provisional`).
+A period ending "today" is provisional (`today.py`).
 """
 
 from __future__ import annotations
@@ -91,49 +89,3 @@ def periods_to_count(
         return list(periods)
     threshold = bookmark - datetime.timedelta(days=lookback_days)
     return [period for period in periods if period[1] > threshold]
-
-
-def is_provisional(period: Period, today: datetime.date) -> bool:
-    """Whether `period` includes a day not over yet (`today` in the account's time zone, or
-    later): its count will still grow, so it must be counted again."""
-    return period[1] >= today
-
-
-def whole_days_count(periods: list[Period], today: datetime.date) -> int:
-    """How many of `periods` (ascending) end before `today`: the final ones, which come first."""
-    return sum(1 for period in periods if not is_provisional(period, today))
-
-
-_NAMES = {"day": "day", "week": "week (Monday to Sunday)", "month": "calendar month"}
-_LONGEST = datetime.timedelta(days=ROLLING_MAX_DAYS + 31)  # any first whole period fits in it
-
-
-def nothing_to_count(
-    granularity: str,
-    start: datetime.date,
-    end: datetime.date,
-    today: datetime.date,
-    *,
-    end_given: bool,
-) -> str | None:
-    """Why [start, end] holds no whole period, and what to change; None when it holds one.
-
-    A config that counts nothing exits 0 with no record: without this sentence in the log, a
-    user (or the SDK cookiecutter's sample config, whose start_date is today) cannot tell a
-    mistake from a quiet day.
-    """
-    if next(iter_periods(granularity, start, end), None) is not None:
-        return None
-    days = rolling_days(granularity)
-    name = f"{days}-day window" if days else _NAMES.get(granularity, granularity)
-    until = f"end_date {end}" if end_given else f"end_date {end} (unset: yesterday)"
-    if start > end:
-        why = f"its start_date {start} is after {until}"
-    else:
-        first_end = next(iter_periods(granularity, start, start + _LONGEST))[1]
-        why = f"the first whole {name} from start_date {start} ends on {first_end}, after {until}"
-    latest = list(iter_periods(granularity, end - _LONGEST, end))[-1]
-    change = f"set start_date to {latest[0]} or earlier to count {latest[0]}..{latest[1]}"
-    if end < today and next(iter_periods(granularity, start, today), None) is not None:
-        change += f", or end_date to a later day (at most today, {today}: provisional)"
-    return f"nothing to count: {why}; {change}"

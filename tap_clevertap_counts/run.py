@@ -24,13 +24,14 @@ from typing import Any, Protocol
 from . import trends as trends_path
 from .client import CleverTapClient, ClientSettings
 from .limiter import AdaptiveLimiter
-from .periods import Period, whole_days_count
+from .periods import Period
 from .plan import BlockKey, Job, Plan
 from .progress import Progress
 from .queries import QuerySpec
 from .request import PROFILES_PATH, TRENDS_PATH
 from .scheduler import LaneRunner
 from .settings import Settings
+from .today import whole_days_count
 
 
 class CountingStream(Protocol):

@@ -16,7 +16,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from typing_extensions import override
 
 from .errors import ConfigError
-from .periods import GRANULARITY_PATTERN, nothing_to_count
+from .periods import GRANULARITY_PATTERN
 from .queries import OPERATORS
 from .run import Run, plan_run
 from .settings import DEFAULTS, REGION_HOSTS, Settings, is_loopback_host, parse_settings
@@ -24,6 +24,7 @@ from .statefile import problem as state_problem
 from .statefile import unwrap as unwrap_state
 from .streams import EventCountsStream, ProfileCountsStream
 from .tapbase import SingerTap
+from .today import log_today
 
 _FILTER = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Event property name"),
@@ -273,33 +274,9 @@ class TapClevertapCounts(SingerTap):
             counting = [s for s in selected if isinstance(s, ProfileCountsStream)]
             if self._run is None:
                 self._warn_fast_polls()
-                self._note_today()
+                log_today(self.settings, self.logger)
             self._run = plan_run(counting, self.settings, self.logger)
         return self._run
-
-    def _note_today(self) -> None:
-        """What "today" means for this config: one line per query that has nothing whole to
-        count (else the run ends quietly with no record), and one when end_date is today."""
-        settings = self.settings
-        for spec in settings.queries:
-            why = nothing_to_count(
-                spec.granularity,
-                spec.start_date,
-                settings.end_date,
-                settings.today,
-                end_given=settings.end_date_given,
-            )
-            if why:
-                self.logger.warning("query '%s': %s", spec.name, why)
-        if settings.end_date >= settings.today:
-            self.logger.info(
-                "end_date %s is today in %s, which is not over: periods ending on it are "
-                "emitted as provisional, and bookmarks stay on the last whole period before it, "
-                "so the next run counts them again (and a target upserting on the primary key "
-                "replaces them)",
-                settings.end_date,
-                settings.timezone,
-            )
 
     def _warn_fast_polls(self) -> None:
         """CleverTap asks for 30 s between polls of a pending query; a shorter interval is

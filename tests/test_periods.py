@@ -6,12 +6,7 @@ import datetime
 
 import pytest
 
-from tap_clevertap_counts.periods import (
-    is_provisional,
-    iter_periods,
-    periods_to_count,
-    whole_days_count,
-)
+from tap_clevertap_counts.periods import iter_periods, periods_to_count
 
 D = datetime.date
 
@@ -82,14 +77,3 @@ def test_lookback_on_months_reaches_back_a_month_only_when_it_covers_its_days() 
     assert short == [(D(2024, 2, 1), D(2024, 2, 29)), (D(2024, 3, 1), D(2024, 3, 31))]
     none = periods_to_count("month", D(2024, 1, 1), D(2024, 3, 31), bookmark, 0)
     assert none == [(D(2024, 3, 1), D(2024, 3, 31))]
-
-
-def test_a_period_is_provisional_when_it_ends_today() -> None:
-    today = D(2024, 3, 31)  # a Sunday, the last day of March
-    assert is_provisional((today, today), today)
-    assert is_provisional((D(2024, 3, 25), today), today)  # its ISO week
-    assert is_provisional((D(2024, 3, 1), today), today)  # its month
-    assert not is_provisional((D(2024, 3, 24), D(2024, 3, 30)), today)  # a window of yesterday
-    march = list(iter_periods("day", D(2024, 3, 1), today))
-    assert whole_days_count(march, today) == 30
-    assert whole_days_count(march, D(2024, 4, 1)) == 31
