@@ -70,6 +70,13 @@ class Run:
         self._paths = paths
         self.logger = logger
         self._handed: set[BlockKey] = set()
+        # each stream's blocks are one stretch of the plan, read in order: the position it
+        # reads next, and where its stretch ends (`ready`)
+        self._next: dict[str, int] = {}
+        self._ends: dict[str, int] = {}
+        for (stream, _), (first, end) in self._spans.items():
+            self._next[stream] = min(self._next.get(stream, first), first)
+            self._ends[stream] = max(self._ends.get(stream, end), end)
         self._abandoned = False  # a failure or an early stop: this run hands out nothing more
         self.progress = Progress(
             {labels[key]: end - first for key, (first, end) in self._spans.items()}, logger
@@ -230,12 +237,28 @@ class Run:
         try:
             for index in range(first, end):
                 assert self._runner is not None
-                yield self._plan[index], self._runner.result(index)
+                value = self._runner.result(index)
+                self._next[key[0]] = index + 1
+                yield self._plan[index], value
                 self.progress.advance(self._labels[key])
             finished = True
         finally:
             if not finished:
                 self.close()
+
+    def ready(self, stream: str) -> bool:
+        """Whether `stream`'s next record would come without waiting for a count: its next
+        result is known (or failed), or it has none left in this run."""
+        position = self._next.get(stream)
+        if position is None or position >= self._ends[stream] or self._runner is None:
+            return True
+        return self._abandoned or self._runner.ready(position)
+
+    def wait(self, streams: Sequence[str], timeout: float) -> None:
+        """Until one of `streams` is `ready`, or `timeout` seconds passed."""
+        if self._runner is None or any(self.ready(stream) for stream in streams):
+            return
+        self._runner.wait_any([self._next[stream] for stream in streams], timeout)
 
     def close(self) -> None:
         """Give the run up: no job starts, jobs in flight stop at their next request.
