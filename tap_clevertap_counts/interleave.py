@@ -10,10 +10,9 @@ its stream, whose SCHEMA went out before its first record).
 
 Within one stream records stay in plan order (a bookmark passes a period only once its record
 is out), so a count waits at most for the counts before it in its own stream, which its API's
-pool is counting first. While no stream has a record ready, a STATE still goes out once
-`STATE_EVERY_SECONDS` have passed since the last one, after announcing the BATCH records read so
-far: a count, once its record is out, is covered by a STATE within that span, records flowing
-or not.
+pool is counting first. Once `STATE_EVERY_SECONDS` have passed since the last STATE, the BATCH
+records read so far are announced and a STATE goes out, whether records flow or all streams
+wait: a count, once read, is out and covered by a STATE within that span.
 """
 
 from __future__ import annotations
@@ -56,17 +55,18 @@ def sync_streams(
     writer: GuardedWriter,
     write_state: Callable[[], None],
 ) -> None:
-    """Sync `streams` together: a record of each ready stream in turn, a STATE when one is
-    overdue while all wait; each stream's progress markers finalized when it ends."""
+    """Sync `streams` together: a record of each ready stream in turn, and once a STATE is
+    overdue, what BATCH streams read announced and a STATE (records flowing or not); each
+    stream's progress markers finalized when it ends."""
     running: list[tuple[DeliveringStream, Generator[None, None, None]]] = [
         (stream, stream.sync_steps()) for stream in streams
     ]
     try:
         while running:
+            if state_overdue(writer):
+                _confirm(streams, writer, write_state)
             ready = [entry for entry in running if waiter.ready(entry[0].name)]
             if not ready:
-                if state_overdue(writer):
-                    _confirm(streams, writer, write_state)
                 waiter.wait([stream.name for stream, _ in running], IDLE_WAIT_SECONDS)
                 continue
             for entry in ready:
