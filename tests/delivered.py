@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .conftest import TAP_COMMAND, assert_no_secret
+from tap_clevertap_counts.emulator import Emulator
+
+from .conftest import TAP_COMMAND, assert_no_secret, event_truth, truth
 
 Period = tuple[str, str, str]  # stream, query, to_date
 
@@ -65,6 +67,15 @@ def read(lines: Iterable[str]) -> Delivered:
         if line.strip():
             delivered.take(line)
     return delivered
+
+
+def check_exact(emulator: Emulator, delivered: Delivered, queries: list[dict[str, Any]]) -> None:
+    """Every record of either stream equals the emulator's ground truth."""
+    by_name = {query["name"]: query for query in queries}
+    for (stream, name, _), record in zip(delivered.periods, delivered.records, strict=True):
+        oracle_of = event_truth if stream == "event_counts" else truth
+        expected = oracle_of(emulator, by_name[name], record["from_date"], record["to_date"])
+        assert record["count"] == expected, record
 
 
 def marks(state: dict[str, Any] | None) -> dict[tuple[str, str], str]:
