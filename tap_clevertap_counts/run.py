@@ -70,13 +70,9 @@ class Run:
         self._paths = paths
         self.logger = logger
         self._handed: set[BlockKey] = set()
-        # each stream's blocks are one stretch of the plan, read in order: the position it
-        # reads next, and where its stretch ends (`ready`)
-        self._next: dict[str, int] = {}
-        self._ends: dict[str, int] = {}
-        for (stream, _), (first, end) in self._spans.items():
-            self._next[stream] = min(self._next.get(stream, first), first)
-            self._ends[stream] = max(self._ends.get(stream, end), end)
+        # each stream reads its stretch of the plan in order: its next position, its end
+        self._next = {stream: first for (stream, _), (first, _) in reversed(self._spans.items())}
+        self._ends = {stream: end for (stream, _), (_, end) in self._spans.items()}
         self._abandoned = False  # a failure or an early stop: this run hands out nothing more
         self.progress = Progress(
             {labels[key]: end - first for key, (first, end) in self._spans.items()}, logger
@@ -247,12 +243,11 @@ class Run:
                 self.close()
 
     def ready(self, stream: str) -> bool:
-        """Whether `stream`'s next record would come without waiting for a count: its next
-        result is known (or failed), or it has none left in this run."""
-        position = self._next.get(stream)
-        if position is None or position >= self._ends[stream] or self._runner is None:
+        """Whether `stream`'s next record would come without waiting for a count."""
+        position = self._next.get(stream, 0)
+        if self._runner is None or self._abandoned or position >= self._ends.get(stream, 0):
             return True
-        return self._abandoned or self._runner.ready(position)
+        return self._runner.ready(position)
 
     def wait(self, streams: Sequence[str], timeout: float) -> None:
         """Until one of `streams` is `ready`, or `timeout` seconds passed."""
