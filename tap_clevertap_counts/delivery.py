@@ -7,9 +7,15 @@ costs bytes per record in proportion to the number of queries. STATE therefore g
 as many records as the state has partitions are out (at least `STATE_EVERY_RECORDS`): bytes per
 record stay flat whatever the number of queries. When answers are slow (CleverTap's 30 s
 polls, 3 jobs at a time: about 6 records a minute) that can take long, so a STATE also goes out
-once `STATE_EVERY_SECONDS` (2 minutes) have passed since the last while records flow: a kill
-costs at most 2 minutes of counting, and a slow run writes at most one STATE per 2 minutes,
-however many queries. Every sync that sent a record still ends with a STATE after it.
+once `STATE_EVERY_SECONDS` (2 minutes) have passed since the last (at the next record, or,
+while every stream waits, from `interleave`): a kill costs at most 2 minutes of counting, and
+a slow run writes at most one STATE per 2 minutes, however many queries. The count and the
+clock are the tap's, not a stream's (`GuardedWriter.since_state`, `state_time`): each STATE is
+the whole state, so records of both streams count towards the next one. Every sync that sent a
+record still ends with a STATE after it.
+
+A RECORD and its bookmark go out as one guarded step (`messages.Guard`), so the final STATE a
+signal writes covers every record written.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ class DeliveringStream(Stream):
 
     def __init__(self, tap: Any) -> None:
         super().__init__(tap)
-        # RECORD mode: the record the SDK asked to write, written with its bookmark (`_deliver`)
+        # RECORD mode: the record the SDK asked to write, written with its bookmark
         self._unwritten: types.Record | None = None
         # BATCH mode: records read but in no announced batch file yet, with their periods
         self._batch_config: BatchConfig | None = None
