@@ -69,6 +69,15 @@ def read(lines: Iterable[str]) -> Delivered:
     return delivered
 
 
+def batch_config(folder: Path, size: int) -> dict[str, Any]:
+    """BATCH mode: gzipped JSONL files of `size` records in `folder`."""
+    return {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": folder.as_uri(), "prefix": "batch-"},
+        "batch_size": size,
+    }
+
+
 def check_exact(emulator: Emulator, delivered: Delivered, queries: list[dict[str, Any]]) -> None:
     """Every record of either stream equals the emulator's ground truth."""
     by_name = {query["name"]: query for query in queries}
@@ -114,7 +123,7 @@ def run_until(
     on_signal: Callable[[], None] = lambda: None,
 ) -> Stopped:
     """Run the command; send `sig` as soon as `stop(delivered so far, message)` says so (then
-    `on_signal()`), and read what it writes until it ends."""
+    `on_signal()`), and read what it writes until it ends (`stop` sees every message)."""
     folder.mkdir(parents=True, exist_ok=True)
     command = [*TAP_COMMAND]
     for option, value in (("config", config), ("catalog", catalog), ("state", state)):
@@ -129,7 +138,7 @@ def run_until(
         try:
             for line in process.stdout:
                 message = delivered.take(line)
-                stopping = not signalled and message is not None and stop(delivered, message)
+                stopping = message is not None and stop(delivered, message) and not signalled
                 if stopping and process.poll() is None:
                     process.send_signal(sig)
                     signalled = True

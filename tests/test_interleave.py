@@ -28,7 +28,7 @@ from tap_clevertap_counts.emulator import Emulator, ManualClock
 from tap_clevertap_counts.tap import TapClevertapCounts
 
 from .conftest import LAUNCHES, PIZZA, tap_config, wait_until
-from .delivered import Delivered, Period, check_exact, read, run_until, uncovered
+from .delivered import Delivered, Period, batch_config, check_exact, read, run_until, uncovered
 from .test_event_counts import catalog_selecting
 
 BOTH = ("event_counts", "profile_counts")
@@ -73,13 +73,7 @@ def test_a_kill_in_the_middle_loses_at_most_a_state_s_worth_of_either_stream(
     Jobs of 0.1 s, as CleverTap's take 30 s or more: the tap writes faster than its workers
     count. (Against a 20 ms emulator the workers outrun even the writing of batch files.)"""
     emulator = make_emulator(seed=31, partial_share=1.0, job_seconds=0.1)
-    extra: dict[str, Any] = {}
-    if mode == "batch":
-        extra["batch_config"] = {
-            "encoding": {"format": "jsonl", "compression": "gzip"},
-            "storage": {"root": tmp_path.as_uri(), "prefix": "batch-"},
-            "batch_size": BATCH_SIZE,
-        }
+    extra = {"batch_config": batch_config(tmp_path, BATCH_SIZE)} if mode == "batch" else {}
     config = tap_config(
         emulator,
         start_date="2024-01-01",

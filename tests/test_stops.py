@@ -25,7 +25,7 @@ from tap_clevertap_counts.emulator import Emulator, ManualClock
 
 from . import oracle
 from .conftest import LAUNCHES, PIZZA, run_tap, tap_config, wait_until
-from .delivered import Delivered, Period, check_exact, read, run_until, uncovered
+from .delivered import Delivered, Period, batch_config, check_exact, read, run_until, uncovered
 from .test_event_counts import catalog_selecting, submits
 
 START, END = "2024-03-01", "2024-03-06"
@@ -64,13 +64,7 @@ def test_a_stop_at_a_random_moment_then_resume_sends_nothing_twice(
     emulator = make_emulator(
         clock=clock, seed=200 + trial, partial_share=1.0, job_seconds=1.0, concurrency_limit=JOBS
     )
-    extra: dict[str, Any] = {}
-    if mode == "batch":
-        extra["batch_config"] = {
-            "encoding": {"format": "jsonl", "compression": "gzip"},
-            "storage": {"root": tmp_path.as_uri(), "prefix": "batch-"},
-            "batch_size": BATCH_SIZE,
-        }
+    extra = {"batch_config": batch_config(tmp_path, BATCH_SIZE)} if mode == "batch" else {}
     config = tap_config(
         emulator,
         start_date=START,
