@@ -9,7 +9,7 @@ means, and the primary key makes it an upsert. SIGTERM and SIGINT announce what 
 read first, then write the final STATE: after them nothing at all is delivered twice
 (test_stops.py, at random moments, both modes).
 
-Every check holds whenever the signal lands; the emulator's jobs take half a second, so the
+Every check holds whenever the signal lands; the emulator's jobs take 0.15 s, so the
 signal normally lands midway (the test prints how many did).
 """
 
@@ -139,7 +139,7 @@ def test_a_full_batch_run_states_and_files(emulator: Emulator, tmp_path: Path) -
 def test_sigkill_right_after_each_state_then_resume(
     make_emulator: Callable[..., Emulator], tmp_path: Path, k: int
 ) -> None:
-    emulator = make_emulator(seed=3, job_seconds=0.5)
+    emulator = make_emulator(seed=3, job_seconds=0.15)
     stopped = run_batch(emulator, tmp_path / "killed", None, (k, signal.SIGKILL))
     assert stopped.returncode in (0, -signal.SIGKILL)
     print(f"SIGKILL after STATE {k}: landed {stopped.returncode != 0}")
