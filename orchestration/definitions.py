@@ -61,7 +61,10 @@ class MeltanoRunConfig(Config):
     environment: Optional[str] = None  # noqa: UP045 (Dagster's Config reads Optional)
 
 
-def build_definitions(project: MeltanoProject, retry_policy: RetryPolicy = RETRY) -> Definitions:
+def build_definitions(
+    project: MeltanoProject,
+    retry_policy: Optional[RetryPolicy] = RETRY,  # noqa: UP045
+) -> Definitions:
     """The asset, its job and its daily schedule, for the accounts meltano.yml has now."""
     accounts = StaticPartitionsDefinition(project.accounts())
 

@@ -37,9 +37,14 @@ class MeltanoFailed(Exception):
 
     @property
     def cause(self) -> str:
-        """The plugin's last line (its error), not Meltano's closing "Block run completed"."""
-        own = [line for line in self.tail if " meltano " not in line]
-        return (own or self.tail or ["no output"])[-1]
+        """The tap's one-line error (`tap-clevertap-counts: error: ...`), else a plugin's last
+        line mentioning an error, else its last line: not Meltano's "Block run completed"."""
+        plugins = [line for line in self.tail if " meltano " not in line]
+        for wanted in (": error:", "rror"):
+            found = [line for line in plugins if wanted in line]
+            if found:
+                return found[-1]
+        return (plugins or self.tail or ["no output"])[-1]
 
 
 @contextlib.contextmanager

@@ -6,12 +6,14 @@ Steps:
 - {"do": "materialize", "partition": K, "run_config": {...}, "env": {...}, "retries": N}:
   materialize one partition in-process (the env merged into os.environ for that step only; with
   "retries", a retry policy of N immediate retries instead of the real one's minutes);
-- {"do": "schedule"}: evaluate the daily schedule as its tick would, without a daemon;
+- {"do": "schedule"}: evaluate the daily schedule as its tick would, without a daemon (and
+  report the asset's retry policy);
 - {"do": "partitions", "root": DIR}: the partition keys the definitions read from DIR/meltano.yml.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import pathlib
@@ -27,13 +29,25 @@ from orchestration.definitions import ASSET, SCHEDULE, build_definitions  # noqa
 from orchestration.project import MeltanoProject  # noqa: E402
 
 
+def failure(event: dagster.DagsterEvent) -> str:
+    """What the step's Failure said (its description), else the error's message."""
+    data = event.step_failure_data
+    if data.user_failure_data and data.user_failure_data.description:
+        return data.user_failure_data.description
+    return data.error.message if data.error else ""
+
+
 def materialize(step: dict[str, Any], instance: dagster.DagsterInstance) -> dict[str, Any]:
     saved = dict(os.environ)
     os.environ.update(step.get("env", {}))
     try:
-        retries = step.get("retries")
-        policy = dagster.RetryPolicy(max_retries=retries) if retries is not None else None
-        defs = build_definitions(MeltanoProject.discover(), *([policy] if policy else []))
+        project = MeltanoProject.discover()
+        if "retries" in step:
+            retries = step["retries"]
+            policy = dagster.RetryPolicy(max_retries=retries) if retries else None
+            defs = build_definitions(project, policy)
+        else:
+            defs = build_definitions(project)
         asset = defs.resolve_assets_def(ASSET)
         result = dagster.materialize(
             [asset],
@@ -50,11 +64,7 @@ def materialize(step: dict[str, Any], instance: dagster.DagsterInstance) -> dict
         "success": result.success,
         "attempts": sum(1 for e in events if e.event_type_value == "STEP_START")
         + sum(1 for e in events if e.event_type_value == "STEP_RESTARTED"),
-        "failures": [
-            e.step_failure_data.error.message if e.step_failure_data.error else ""
-            for e in events
-            if e.is_step_failure
-        ],
+        "failures": [failure(e) for e in events if e.is_step_failure],
         "retries": sum(1 for e in events if e.event_type_value == "STEP_UP_FOR_RETRY"),
         "logs": [
             r.user_message
@@ -72,13 +82,15 @@ def materialize(step: dict[str, Any], instance: dagster.DagsterInstance) -> dict
 def evaluate_schedule() -> dict[str, Any]:
     defs = build_definitions(MeltanoProject.discover())
     schedule = defs.resolve_schedule_def(SCHEDULE)
-    import datetime
-
     tick = datetime.datetime(2026, 12, 5, 6, 30, tzinfo=datetime.UTC)
-    with dagster.build_schedule_context(scheduled_execution_time=tick) as context:
+    with dagster.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    ) as context:
         data = schedule.evaluate_tick(context)
     requests = data.run_requests or []
+    policy = defs.resolve_assets_def(ASSET).op.retry_policy
     return {
+        "retry_policy": policy and {"max_retries": policy.max_retries, "delay": policy.delay},
         "cron": schedule.cron_schedule,
         "job": schedule.job_name,
         "requests": [
