@@ -100,7 +100,7 @@ dist: $(STAMP)
 demo: install
 	bash scripts/demo.sh
 
-bench: install
+bench: install orchestration
 	$(BIN)/python benchmarks/run.py
 
 clean:

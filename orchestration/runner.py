@@ -139,6 +139,7 @@ def meltano_run(  # noqa: PLR0917 (one call site, each argument named there)
         log(f"running `{' '.join(command[1:])}` in {project.root}")
         run_streamed(command, project.root, log)
         ended = time.time()
+    log(f"meltano run took {ended - started:.2f} s")
     return {
         "command": " ".join(["meltano", *command[1:]]),
         "state_id": f"{environment}:{extractor}-to-{loader}",

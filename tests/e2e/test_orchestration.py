@@ -145,7 +145,7 @@ def test_partitions_in_process_exact_failure_schedule_and_a_new_account(
         text.replace(anchor, anchor + anchor.replace("app-b", "app-c")), encoding="utf-8"
     )
     wrong_account = {prefix(TAP_A) + "API_URL": emulators[TAP_B].url}
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"do": "schedule"},
         {"do": "partitions", "root": str(added)},
         {"do": "materialize", "partition": TAP_A, "env": wrong_account, "retries": 0},
