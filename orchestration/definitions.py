@@ -45,7 +45,8 @@ from orchestration.runner import MeltanoFailed, meltano_run
 ASSET = "clevertap_counts"
 JOB = "clevertap_counts_job"
 SCHEDULE = "clevertap_counts_daily"
-# After meltano.yml's own daily-clevertap-counts (06:00 UTC) would have ended: use one of the two.
+# 06:30 UTC: after meltano.yml's daily-clevertap-counts (06:00, the same DuckDB file), and at the
+# time of its daily-clevertap-accounts: schedule the accounts from Meltano or Dagster, not both.
 CRON = "30 6 * * *"
 # A failed account is tried twice more, 1 then 3 minutes later (Dagster's exponential backoff):
 # for CleverTap's bursts of 503s that outlast the tap's own retries, and for a first migration of
