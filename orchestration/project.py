@@ -12,7 +12,7 @@ import pathlib
 import shutil
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # PyYAML ships with dagster, its stubs do not
+import yaml  # type: ignore[import-untyped,unused-ignore]  # .venv-dagster has no PyYAML stubs
 
 TAP = "tap-clevertap-counts"
 REPO = pathlib.Path(__file__).resolve().parent.parent
