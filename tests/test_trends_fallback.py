@@ -20,8 +20,8 @@ from .conftest import LAUNCHES, TapRun, assert_exact, run_tap
 from .test_event_counts import EVENTS, PROFILES, catalog_selecting
 from .test_trends import (
     BOTH,
-    CHECKED_DAYS,
     CHARGED,
+    CHECKED_DAYS,
     ELIGIBLE,
     TRENDS,
     config_for,
