@@ -150,6 +150,7 @@ def test_a_kill_midway_resumes_after_what_its_last_state_covered(emulator: Emula
     assert days == [to for _, to in all_periods("day", covered, Date(2024, 2, 29))][1:]
     assert sorted(ymd(to) for _, _, to in submitted(emulator)) == days
     assert bookmarks(rest.state) == {"launches": "2024-03-31"}
+    assert rest.state is not None
     (partition,) = rest.state["bookmarks"]["profile_counts"]["partitions"]
     assert partition["counted"] == [["2024-01-01", "2024-03-31"]]
 
