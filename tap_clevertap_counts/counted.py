@@ -69,6 +69,15 @@ def read(
     return kept, broken
 
 
+def ever(state: dict[str, Any], ranges: list[Range]) -> list[Range]:
+    """`ranges` and every range the state stores, even past a bookmark moved back by hand:
+    days ever counted, which a re-count through Trends must not touch."""
+    out = list(ranges)
+    for period in _parse(state.get(COUNTED_KEY)) or []:
+        out = add(out, period)
+    return out
+
+
 def _parse(raw: Any) -> list[Range] | None:
     if not isinstance(raw, list):
         return None

@@ -216,7 +216,7 @@ class ProfileCountsStream(DeliveringStream):
                 ranges[0][0],
                 bookmark,
             )
-        self._counted[spec.name] = ranges
+        self._counted[spec.name] = counted.ever(state, ranges)
         every = periods_to_count(spec.granularity, spec.start_date, self.settings.end_date, None, 0)
         later = set(owed)
         owed = [p for p in every if p in later or not counted.covers(ranges, p)]

@@ -189,3 +189,24 @@ def test_one_line_names_every_query_and_why(
         and ": none." in line
         and "pizza (profile_counts): filtered" in line
     )
+
+
+def test_a_bookmark_moved_back_re_counts_trends_rows_on_the_own_endpoint(
+    emulator: Emulator,
+) -> None:
+    """The README's way to replace `trends` rows: move the bookmark back, the setting still on."""
+    first = run_tap(config_for(emulator))
+    assert "trends" in {r["counted_by"] for r in first.records}
+    assert first.state is not None
+    state = copy.deepcopy(first.state)
+    (partition,) = state["bookmarks"]["profile_counts"]["partitions"]
+    partition["replication_key_value"] = "2024-01-31"
+    emulator.clear_log()
+    config = config_for(emulator)
+    again = run_tap(config, state=state)
+    assert_exact(emulator, config, again)
+    assert [r["to_date"] for r in again.records] == [
+        (Date(2024, 2, 1) + datetime.timedelta(days=n)).isoformat() for n in range(60)
+    ]
+    assert submits(emulator, TRENDS) == []
+    assert {r["counted_by"] for r in again.records} == {"profiles"}
