@@ -13,6 +13,7 @@ import copy
 import datetime
 import json
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -219,3 +220,58 @@ def test_a_changed_query_or_account_forgets_what_was_counted(
     third = run_tap(back, state=copy.deepcopy(second.state))
     assert [r["to_date"][-2:] for r in third.records] == ["01", "02", "03", "04"]
     assert_exact(emulator, back, third)
+
+
+GRANULARITIES = ("day", "week", "month", "rolling_7d", "rolling_28d")
+
+
+@pytest.mark.parametrize("case", range(8))  # every granularity among them
+def test_random_starts_moved_back_count_every_period_once(
+    make_emulator: Callable[..., Emulator], case: int
+) -> None:
+    """Seeded: a first run, then the start moved back (and the end on), with or without Trends,
+    with a lookback: the second run emits exactly the periods the first did not, plus the
+    lookback's, ascending; a third run with the same config owes only the lookback's."""
+    rng = random.Random(f"moved-back|{case}")
+    granularity = rng.choice(GRANULARITIES)
+    old_start = Date(2024, 3, 1) + datetime.timedelta(days=rng.randint(0, 40))
+    new_start = old_start - datetime.timedelta(days=rng.randint(1, 70))
+    first_end = old_start + datetime.timedelta(days=rng.randint(30, 60))
+    end = first_end + datetime.timedelta(days=rng.randint(0, 10))
+    lookback = rng.choice([0, 1, 3, 10])
+    emulator = make_emulator(partial_share=0.5, job_seconds=0.0)
+    query = {**LAUNCHES, "granularity": granularity}
+    first_config = tap_config(
+        emulator,
+        start_date=old_start.isoformat(),
+        end_date=first_end.isoformat(),
+        queries=[query],
+    )
+    first = run_tap(first_config)
+    counted = periods_of(first.records, "launches")
+    assert counted == all_periods(granularity, old_start, first_end)
+    config = tap_config(
+        emulator,
+        start_date=new_start.isoformat(),
+        end_date=end.isoformat(),
+        queries=[query],
+        lookback_days=lookback,
+        backfill_with_trends=rng.random() < 0.5,
+    )
+    second = run_tap(config, state=copy.deepcopy(first.state))
+    assert_exact(emulator, config, second)
+    floor = counted[-1][1] - datetime.timedelta(days=lookback) if counted else None
+    expected = [
+        p
+        for p in all_periods(granularity, new_start, end)
+        if p not in counted or (floor is not None and p[1] > floor)
+    ]
+    assert periods_of(second.records, "launches") == expected, (granularity, lookback)
+    third = run_tap(config, state=copy.deepcopy(second.state))
+    ends = [p[1] for p in expected + counted]
+    if ends:  # a third run owes only the lookback's periods (and none at all without one)
+        floor = max(ends) - datetime.timedelta(days=lookback)
+        assert all(p[1] > floor for p in periods_of(third.records, "launches"))
+    else:
+        assert third.records == []
+    assert_exact(emulator, config, third)
