@@ -83,6 +83,8 @@ class Run:
         self._duplicates: dict[int, list[int]] = {}
         if len(plan):
             self._start(settings)
+        elif settings.backfill_with_trends:  # the line says why nothing used Trends
+            logger.info("%s", trends_plan.choose(plan, paths).describe())
 
     def _start(self, settings: Settings) -> None:
         stop = threading.Event()

@@ -180,6 +180,12 @@ def test_one_line_names_every_query_and_why(
     assert "pizza (profile_counts): filtered" in line
     assert "weekly (profile_counts): granularity week" in line
     assert "short (profile_counts): 22 days owed, under 30" in line
+    caplog.clear()  # nothing owed: still the line
+    with caplog.at_level(logging.INFO):
+        nothing = run_tap(config, state=copy.deepcopy(run.state))
+    assert nothing.records == []
+    (line,) = trends_lines(caplog)
+    assert "launches (profile_counts): 0 days owed, under 30" in line
     caplog.clear()
     with caplog.at_level(logging.INFO):
         run_tap(config_for(emulator, queries=[PIZZA]))
