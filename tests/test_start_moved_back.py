@@ -275,3 +275,22 @@ def test_random_starts_moved_back_count_every_period_once(
     else:
         assert third.records == []
     assert_exact(emulator, config, third)
+
+
+def test_the_bookmark_stays_the_authority_over_the_counted_days(emulator: Emulator) -> None:
+    """Edited by hand: a bookmark moved forward skips days (none of them is taken as 'before
+    the start'), one moved back re-counts the days after it; neither counts earlier days."""
+    config = tap_config(
+        emulator, start_date="2024-03-01", end_date="2024-03-10", queries=[LAUNCHES]
+    )
+    first = run_tap(config)
+    for mark, later, expected in (
+        ("2024-03-20", "2024-03-22", ["2024-03-21", "2024-03-22"]),
+        ("2024-03-07", "2024-03-10", ["2024-03-08", "2024-03-09", "2024-03-10"]),
+    ):
+        assert first.state is not None
+        state = copy.deepcopy(first.state)
+        (partition,) = state["bookmarks"]["profile_counts"]["partitions"]
+        partition["replication_key_value"] = mark
+        run = run_tap({**config, "end_date": later}, state=state)
+        assert [r["to_date"] for r in run.records] == expected
