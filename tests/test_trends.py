@@ -70,15 +70,19 @@ def submits(emulator: Emulator, path: str) -> list[dict[str, Any]]:
 
 
 def state_with(marks: dict[str, str], reference: TapRun) -> dict[str, Any]:
-    """A state holding `marks` as bookmarks, with the fingerprints a real run wrote."""
+    """A state holding `marks` as bookmarks, with the fingerprints a real run wrote (a bookmark
+    moved back by hand would make the days after it re-counts, never Trends')."""
     assert reference.state is not None
     state: dict[str, Any] = {"bookmarks": {}}
     for stream, entry in reference.state["bookmarks"].items():
         partitions = []
         for partition in entry["partitions"]:
             name = partition["context"]["query_name"]
-            if name in marks:
-                partitions.append({**partition, "replication_key_value": marks[name]})
+            if name in marks:  # as a run from START to the mark wrote it
+                counted = [[START.isoformat(), marks[name]]]
+                partitions.append(
+                    {**partition, "replication_key_value": marks[name], "counted": counted}
+                )
         state["bookmarks"][stream] = {"partitions": partitions}
     return state
 
