@@ -74,6 +74,9 @@ class Run:
         self._paths = paths
         self.logger = logger
         self._handed: set[BlockKey] = set()
+        # each stream reads its stretch of the plan in order: its next position, its end
+        self._next = {stream: first for (stream, _), (first, _) in reversed(self._spans.items())}
+        self._ends = {stream: end for (stream, _), (_, end) in self._spans.items()}
         self._abandoned = False  # a failure or an early stop: this run hands out nothing more
         self.progress = Progress(
             {labels[key]: end - first for key, (first, end) in self._spans.items()}, logger
@@ -84,13 +87,15 @@ class Run:
         if len(plan):
             self._start(settings)
         elif settings.backfill_with_trends:  # the line says why nothing used Trends
-            logger.info("%s", trends_plan.choose(plan, paths).describe())
+            logger.info("%s", trends_plan.choose(plan, paths, settings.today).describe())
 
     def _start(self, settings: Settings) -> None:
         stop = threading.Event()
         blocks = self._plan.blocks()
         trends = (
-            trends_plan.choose(self._plan, self._paths) if settings.backfill_with_trends else None
+            trends_plan.choose(self._plan, self._paths, settings.today)
+            if settings.backfill_with_trends
+            else None
         )
         by_trends = trends.positions() if trends else set()
         apis = sorted(
@@ -202,13 +207,27 @@ class Run:
         try:
             for index in range(first, end):
                 assert self._runner is not None
-                count = self._runner.result(index)  # first: it settles the job's counted_by
-                yield self._plan[index], count
+                value = self._runner.result(index)
+                self._next[key[0]] = index + 1
+                yield self._plan[index], value
                 self.progress.advance(self._labels[key])
             finished = True
         finally:
             if not finished:
                 self.close()
+
+    def ready(self, stream: str) -> bool:
+        """Whether `stream`'s next record would come without waiting for a count."""
+        position = self._next.get(stream, 0)
+        if self._runner is None or self._abandoned or position >= self._ends.get(stream, 0):
+            return True
+        return self._runner.ready(position)
+
+    def wait(self, streams: Sequence[str], timeout: float) -> None:
+        """Until one of `streams` is `ready`, or `timeout` seconds passed."""
+        if self._runner is None or any(self.ready(stream) for stream in streams):
+            return
+        self._runner.wait_any([self._next[stream] for stream in streams], timeout)
 
     def close(self) -> None:
         """Give the run up: no job starts, jobs in flight stop at their next request.
@@ -261,12 +280,5 @@ def plan_run(
         settings.account_id,
         settings.max_concurrent_queries,
     )
-    if settings.end_date >= settings.today and settings.lookback_days < 1:
-        logger.warning(
-            "end_date %s is today in %s, which is not over: its counts will still grow; "
-            "set lookback_days to 1 or more so that the next run counts it again",
-            settings.end_date,
-            settings.timezone,
-        )
     paths = {stream.name: stream.path for stream in streams}
     return Run(plan, labels, settings, paths, logger)

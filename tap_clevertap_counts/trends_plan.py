@@ -4,18 +4,21 @@ Only never-counted days of unfiltered daily queries qualify (Trends takes no fil
 counts days): grouped by (endpoint, event), so that queries asking the same days share one
 series and one check. A day that any query of a group re-counts (`lookback_days`, a full-table
 sync) goes to the own endpoint for all of them: a re-count is where late data makes the two
-APIs disagree. A group with fewer than `MIN_DAYS` such days gains too little over its checks
-and is counted one by one. The run logs the outcome in one line, every query named.
+APIs disagree; so does today, not over yet (a provisional day, `today.py`). A group with fewer
+than `MIN_DAYS` such days gains too little over its checks and is counted one by one. The run
+logs the outcome in one line, every query named.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import counted
 from .plan import Plan
 from .request import PROFILES_PATH
+from .today import is_provisional
 from .trends import CHECKS, MIN_DAYS, Group
 
 
@@ -46,7 +49,8 @@ class _Member:
     fresh: list[int] = field(default_factory=list)  # day ordinals never counted
 
 
-def choose(plan: Plan, paths: Mapping[str, str]) -> Choice:
+def choose(plan: Plan, paths: Mapping[str, str], today: datetime.date) -> Choice:
+    """Days counted before, and a provisional day (today, not over), stay on the own endpoint."""
     choice = Choice()
     groups: dict[tuple[str, str], tuple[dict[int, list[int]], set[int], list[_Member]]] = {}
     for stream, spec, periods, start in plan.blocks():
@@ -65,7 +69,7 @@ def choose(plan: Plan, paths: Mapping[str, str]) -> Choice:
         ranges = plan.counted(stream, spec)
         for offset, period in enumerate(periods):
             day = period[0].toordinal()
-            if counted.covers(ranges, period):
+            if counted.covers(ranges, period) or is_provisional(period, today):
                 recounts.add(day)
             else:
                 days.setdefault(day, []).append(start + offset)
