@@ -22,16 +22,17 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import trends as trends_path
+from . import trends_plan
 from .client import CleverTapClient, ClientSettings
+from .counted import Range
 from .limiter import AdaptiveLimiter
 from .periods import Period
 from .plan import BlockKey, Job, Plan
 from .progress import Progress
 from .queries import QuerySpec
-from .request import PROFILES_PATH, TRENDS_PATH
+from .request import TRENDS_PATH
 from .scheduler import LaneRunner
 from .settings import Settings
-from .today import whole_days_count
 
 
 class CountingStream(Protocol):
@@ -44,6 +45,8 @@ class CountingStream(Protocol):
     def path(self) -> str: ...
 
     def owed_periods(self, spec: QuerySpec) -> list[Period]: ...
+
+    def counted(self, spec: QuerySpec) -> list[Range]: ...
 
     def job_limit(self) -> int | None: ...
 
@@ -83,21 +86,20 @@ class Run:
         self._duplicates: dict[int, list[int]] = {}
         if len(plan):
             self._start(settings)
+        elif settings.backfill_with_trends:  # the line says why nothing used Trends
+            logger.info("%s", trends_plan.choose(plan, paths, settings.today).describe())
 
     def _start(self, settings: Settings) -> None:
         stop = threading.Event()
         blocks = self._plan.blocks()
-        # Trends counts a block's whole days only; a provisional one (today, not over) is
-        # counted by the query's own endpoint after them: by_trends = start -> days by Trends.
-        by_trends: dict[int, int] = {}
-        trends: list[_Block] = []
-        for block in blocks if settings.backfill_with_trends else ():
-            whole = whole_days_count(block[2], settings.today)
-            if trends_path.eligible(block[1], block[2][:whole]):
-                by_trends[block[3]] = whole
-                trends.append(block)
+        trends = (
+            trends_plan.choose(self._plan, self._paths, settings.today)
+            if settings.backfill_with_trends
+            else None
+        )
+        by_trends = trends.positions() if trends else set()
         apis = sorted(
-            {self._paths[stream] for stream, *_ in blocks} | ({TRENDS_PATH} if trends else set())
+            {self._paths[stream] for stream, *_ in blocks} | ({TRENDS_PATH} if by_trends else set())
         )
         # A pool per API: CleverTap's limit is per account and API, and a 429 from one API
         # says nothing of the others.
@@ -118,10 +120,10 @@ class Run:
             )
             for path in apis
         }
-        self._duplicates = self._plan.duplicates(self._paths, exclude=set(by_trends))
-        trends = self._share_series(trends)
-        repeated = {position for later in self._duplicates.values() for position in later}
-        feeds = {path: self._feed(path, blocks, by_trends, repeated) for path in apis}
+        # Trends shares its days between queries itself (trends.Group)
+        self._duplicates = self._plan.duplicates(self._paths, exclude=by_trends)
+        skip = by_trends | {position for later in self._duplicates.values() for position in later}
+        feeds = {path: self._feed(path, blocks, skip) for path in apis}
         # Every pool runs ahead of the reader as far as the plan goes: the results waiting for
         # their stream's turn are bare counts, no more memory than the plan's own periods.
         self._runner = LaneRunner(
@@ -131,56 +133,22 @@ class Run:
             window=len(self._plan),
             stop=stop,
         )
-        if trends:
-            self.logger.info(
-                "backfill_with_trends: %d backlog(s) of %d days or more counted through Trends "
-                "(%s), each checked on its first and latest day against its own endpoint",
-                len(trends),
-                trends_path.MIN_DAYS,
-                ", ".join(f"{spec.name} ({stream})" for stream, spec, *_ in trends),
-            )
-        for stream, spec, periods, start in trends:
-            trends_path.TrendsBlock(
-                self,
-                label=f"query '{spec.name}' ({stream})",
-                spec=spec,
-                own_path=self._paths[stream],
-                unique=self._paths[stream] == PROFILES_PATH,
-                start=start,
-                periods=periods[: by_trends[start]],
-            ).queue()
+        if trends is not None:
+            self.logger.info("%s", trends.describe())
+            for group in trends.groups:
+                trends_path.TrendsGroup(self, group).queue()
         self._runner.start()
 
-    def _share_series(self, trends: list[_Block]) -> list[_Block]:
-        """The Trends blocks that ask: of identical ones (the same endpoint, event and days, as
-        two queries differing only in name), the first asks and the others get its counts."""
-        first: dict[tuple[str, str, Period, int], int] = {}
-        asking = []
-        for block in trends:
-            stream, spec, periods, start = block
-            key = (self._paths[stream], spec.event_name, periods[0], len(periods))
-            owner = first.setdefault(key, start)
-            if owner == start:
-                asking.append(block)
-                continue
-            for offset in range(len(periods)):
-                self._duplicates.setdefault(owner + offset, []).append(start + offset)
-        return asking
-
     def _feed(
-        self,
-        path: str,
-        blocks: list[_Block],
-        by_trends: dict[int, int],
-        repeated: set[int],
+        self, path: str, blocks: list[_Block], skip: set[int]
     ) -> Iterator[tuple[int, Callable[[], None]]]:
-        """The positions this API counts one by one, in order: neither a day Trends serves
+        """The positions this API counts one by one, in order: neither a day Trends counts
         nor a question asked earlier in the plan."""
         for stream, _, periods, start in blocks:
             if self._paths[stream] != path:
                 continue
-            for position in range(start + by_trends.get(start, 0), start + len(periods)):
-                if position not in repeated:
+            for position in range(start, start + len(periods)):
+                if position not in skip:
                     yield position, partial(self._count_task, position)
 
     # --- what a Trends block asks of the run (trends.Host) -----------------------------------
@@ -197,9 +165,11 @@ class Run:
     def _count_task(self, position: int) -> None:
         self.count_own(position)
 
-    def put(self, position: int, value: int) -> None:
+    def put(self, position: int, value: int, *, by_trends: bool = False) -> None:
         """A position's count, and the same for every later position asking the same."""
         assert self._runner is not None
+        if by_trends:
+            self._plan.mark_trends(position)  # before the result: its record says so
         self._runner.put(position, value)
         for later in self._duplicates.get(position, ()):
             self._runner.put(later, value)
@@ -276,6 +246,7 @@ def plan_run(
 ) -> Run:
     """Plan every selected stream's owed periods, in the order the SDK will sync them."""
     blocks: list[tuple[str, QuerySpec, list[Period]]] = []
+    counted: dict[BlockKey, list[Range]] = {}
     labels: dict[BlockKey, str] = {}
     # --test selects every stream and takes one record of each: one count proves the
     # connection, so the run plans that many, for the streams a plain sync would run first
@@ -294,9 +265,10 @@ def plan_run(
             if limits:
                 periods = periods[: allowed[stream.name, spec.name]]
             blocks.append((stream.name, spec, periods))
+            counted[stream.name, spec.name] = stream.counted(spec)
             suffix = "" if len(streams) == 1 else f" ({stream.name})"
             labels[stream.name, spec.name] = f"{spec.name}{suffix}"
-    plan = Plan(blocks)
+    plan = Plan(blocks, counted)
     logger.info(
         "counting %d periods for %d queries of %s up to %s with CleverTap at %s (account %s), "
         "up to %d queries in flight per API",

@@ -178,9 +178,10 @@ class TapClevertapCounts(SingerTap):
             "backfill_with_trends",
             th.BooleanType,
             default=DEFAULTS["backfill_with_trends"],
-            description="Count daily backlogs of 30 days or more of unfiltered queries through "
-            "CleverTap's Trends API (a year per job), after checking its first and latest day "
-            "against the query's own endpoint; any difference falls back to day by day",
+            description="Count never-counted daily backlogs of 30 days or more of unfiltered "
+            "queries through CleverTap's Trends API (a year per job), after checking 7 days of "
+            "each series (first, last, 5 sampled) against the query's own endpoint; any "
+            "difference falls back to day by day",
         ),
         th.Property(
             "busy_timeout_seconds",

@@ -80,6 +80,7 @@ def test_records_carry_the_contract_fields(emulator: Emulator) -> None:
         "event_name": "choseNewFavoriteFood",
         "event_properties": [{"name": "value", "operator": "contains", "value": "piz"}],
         "granularity": "day",
+        "counted_by": "profiles",
     }
     assert_exact(emulator, config, run)
     # ascending to_date within each query, queries in config order
