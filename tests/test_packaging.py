@@ -46,14 +46,6 @@ def test_the_version_has_one_source() -> None:
     assert about()["version"] == tap_clevertap_counts.__version__
 
 
-def test_the_changelog_has_unreleased_on_top_and_this_version() -> None:
-    headings = re.findall(
-        r"^## \[([^\]]+)\]", (REPO / "CHANGELOG.md").read_text(encoding="utf-8"), re.MULTILINE
-    )
-    assert headings[0] == "Unreleased"
-    assert tap_clevertap_counts.__version__ in headings
-
-
 def test_the_license_is_the_one_pyproject_names() -> None:
     project = pyproject()["project"]
     assert project["license"] == "Apache-2.0"
