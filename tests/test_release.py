@@ -15,8 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import yaml
 from packaging.version import Version
 
 import tap_clevertap_counts
@@ -133,3 +135,81 @@ def test_the_release_notes_of_this_version_exist_as_the_workflow_runs_them() -> 
     assert done.stdout.startswith("### Added")
     assert "## [0.1.0]" not in done.stdout
     assert "count_events" in done.stdout
+
+
+# --- the release workflow ----------------------------------------------------------------------
+
+WORKFLOWS = REPO / ".github" / "workflows"
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+
+
+def release_workflow() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((WORKFLOWS / "release.yml").read_text("utf-8"))
+    return loaded
+
+
+def runs_of(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def uses_of(job: dict[str, Any]) -> list[str]:
+    return [step["uses"] for step in job["steps"] if "uses" in step]
+
+
+def test_the_release_runs_on_v_tags_with_read_only_defaults() -> None:
+    flow = release_workflow()
+    triggers = flow["on"] if "on" in flow else flow[True]  # type: ignore[index]  # PyYAML: `on:` is True
+    assert triggers == {"push": {"tags": ["v*"]}}
+    assert flow["permissions"] == {"contents": "read"}
+    text = (WORKFLOWS / "release.yml").read_text("utf-8")
+    assert "secrets." not in text and "password" not in text, "trusted publishing: no token"
+    for job in flow["jobs"].values():
+        for uses in uses_of(job):
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), uses
+
+
+def test_the_release_builds_checks_smoke_tests_publishes_and_announces() -> None:
+    jobs = release_workflow()["jobs"]
+    build = runs_of(jobs["build"])
+    for step in ("python -m build", "twine check --strict", "scripts/changelog_section.py"):
+        assert step in build, step
+    assert '/clean/bin/pip" install dist/*.whl' in build  # the wheel alone, in a new venv
+    assert "--about" in build and 'scripts/smoke_wheel.py" --version "$TAG"' in build
+
+    publish = jobs["publish"]
+    assert publish["needs"] == "build"
+    assert publish["permissions"] == {"id-token": "write"}
+    assert publish["environment"]["name"] == "pypi"
+    assert any(u.startswith("pypa/gh-action-pypi-publish@") for u in uses_of(publish))
+
+    release = jobs["github-release"]
+    assert release["needs"] == "publish"
+    assert release["permissions"] == {"contents": "write"}
+    assert 'scripts/changelog_section.py "$TAG"' in runs_of(release)
+    assert "--notes-file" in runs_of(release)
+
+
+def test_make_lint_checks_both_workflows(tmp_path: Path) -> None:
+    lint = re.search(r"^lint:.*?(?=^\S)", (REPO / "Makefile").read_text("utf-8"), re.M | re.S)
+    assert lint and ".github/workflows/*.yml" in lint[0]
+    assert {p.name for p in WORKFLOWS.glob("*.yml")} == {"test.yml", "release.yml"}
+
+    def check(*paths: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                str(CHECK_JSONSCHEMA),
+                "--builtin-schema",
+                "vendor.github-workflows",
+                *map(str, paths),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert check(*WORKFLOWS.glob("*.yml")).returncode == 0
+    broken = tmp_path / "release.yml"
+    text = (WORKFLOWS / "release.yml").read_text("utf-8")
+    broken.write_text(text.replace("    runs-on: ubuntu-24.04\n", "    run-on: ubuntu-24.04\n", 1))
+    assert check(broken).returncode == 1
