@@ -6,8 +6,6 @@ from. It is generated from meltano.yml (one source), valid under Meltano Hub's o
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from tap_clevertap_counts.settings import TAP_KEYS
 from tap_clevertap_counts.tap import TapClevertapCounts
 
 from .conftest import REPO, about
+from .test_packaging import run_script
 
 DEFINITION = REPO / "meltano-hub" / "tap-clevertap-counts.yml"
 SCHEMA = REPO / "meltano-hub" / "schema" / "plugin_definitions" / "extractors.schema.json"
@@ -44,13 +43,7 @@ def definition() -> dict[str, Any]:
 
 
 def test_the_definition_is_what_meltano_yml_generates() -> None:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "hub_definition.py"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_script("hub_definition", "--check")
     assert done.returncode == 0, done.stderr  # "... run `make hub` and commit it"
 
 

@@ -57,14 +57,19 @@ def test_the_license_is_the_one_pyproject_names() -> None:
 # --- the README's generated section ------------------------------------------------------------
 
 
-def test_the_readme_settings_section_matches_about() -> None:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "readme.py"), "--check"],
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python scripts/NAME.py ARGS` with this interpreter, as make runs it."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / f"{name}.py"), *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_the_readme_settings_section_matches_about() -> None:
+    done = run_script("readme", "--check")
     assert done.returncode == 0, done.stderr  # "... run `make readme` and commit README.md"
 
 

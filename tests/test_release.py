@@ -24,6 +24,7 @@ from packaging.version import Version
 import tap_clevertap_counts
 
 from .conftest import REPO
+from .test_packaging import run_script
 
 
 def script(name: str) -> ModuleType:
@@ -125,16 +126,12 @@ def test_a_version_without_a_dated_section_fails_in_one_line(
 
 
 def test_the_release_notes_of_this_version_exist_as_the_workflow_runs_them() -> None:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "changelog_section.py"), "v0.2.0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.startswith("### Added")
-    assert "## [0.1.0]" not in done.stdout
-    assert "count_events" in done.stdout
+    """The newest release's notes, asked for by its tag: its own section, whole."""
+    done = run_script("changelog_section", f"v{newest_release(headings())}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("### ")
+    assert "\n## " not in done.stdout  # not the next section
+    assert done.stdout.count("\n- ") >= 3
 
 
 # --- the release workflow ----------------------------------------------------------------------
