@@ -8,6 +8,7 @@ company's warehouse in the sdist (`twine check` passes it).
 
 from __future__ import annotations
 
+import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -16,7 +17,9 @@ import pytest
 
 import tap_clevertap_counts
 
+from .conftest import REPO
 from .dist import copy_checkout, make_dist
+from .test_packaging import pyproject
 
 # What a user's checkout holds after `meltano --environment=prod run`, `config set` and the
 # README's recipes: each must stay out of both packages.
@@ -33,7 +36,14 @@ LEFT_BEHIND = {
     "state.json.new": '{"bookmarks": {}}',
     "output/singer/state.json": '{"bookmarks": {}}',
     "output/dev-state.json": '{"bookmarks": {}}',
+    # what dbt and Dagster write beside their projects
+    "transform/target/run_results.json": "{}",
+    "transform/logs/dbt.log": "log",
+    "orchestration/.dagster/storage/x": "run storage",
 }
+# Tracked top-level entries the sdist leaves out on purpose: CI and editor configuration, and the
+# warehouse directory (data only). Every other one must be in pyproject's sdist list.
+NOT_IN_SDIST = {".ci", ".github", ".gitignore", ".pre-commit-config.yaml", "warehouse"}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +69,18 @@ def test_no_data_in_the_sdist_or_the_wheel(packages: tuple[list[str], list[str]]
         leaked = [m for m in members if m.endswith(".duckdb") or Path(m).name in (".env",)]
         assert not leaked, f"the {kind} packs {leaked}"
         assert not [m for m in members if m.startswith(("warehouse/", "output/", ".meltano/"))]
+
+
+def test_every_tracked_top_level_entry_is_packed_or_left_out_on_purpose() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    listed = set(pyproject()["tool"]["hatch"]["build"]["targets"]["sdist"]["only-include"])
+    missing = {name.split("/")[0] for name in tracked} - listed - NOT_IN_SDIST
+    assert not missing, (
+        f"{sorted(missing)}: add to [tool.hatch.build.targets.sdist] only-include in "
+        "pyproject.toml (with excludes for what it generates), or to NOT_IN_SDIST here"
+    )
 
 
 def test_the_sdist_builds_and_tests_and_the_wheel_runs(
