@@ -60,6 +60,7 @@ lint: install orchestration
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestration tests/e2e/dagster_driver.py
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 # On every core (pytest-xdist; -n auto: one worker per CPU). A worker's session fixtures (the
 # Meltano project, the PostgreSQL cluster) are its own: own temp dirs, own free ports.
@@ -83,13 +84,18 @@ lock: $(MELTANO_STAMP)
 	$(MELTANO_VENV)/bin/python scripts/lock.py --meltano '$(MELTANO_REQ)' \
 		--dagster '$(DAGSTER_REQ)' '$(DAGSTER_UI_REQ)' $(if $(UPGRADE),--upgrade)
 
-.PHONY: readme dist
+.PHONY: readme hub dist
 # The editable install's metadata (what --about shows) carries the version: reinstall on a bump.
 $(STAMP): tap_clevertap_counts/__init__.py
 
 # README.md's settings section, from `tap-clevertap-counts --about --format=markdown`.
 readme: $(STAMP)
 	$(BIN)/python scripts/readme.py
+
+# meltano-hub/tap-clevertap-counts.yml (the plugin definition for other Meltano projects), from
+# meltano.yml's extractor; a test fails while it is stale.
+hub: $(STAMP)
+	$(BIN)/python scripts/hub_definition.py
 
 # The sdist and the wheel in dist/, their metadata checked as PyPI renders it.
 dist: $(STAMP)

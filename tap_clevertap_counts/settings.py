@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     # slots for hours; a scheduled run should outwait it rather than lose the day.
     "busy_timeout_seconds": 7200,
     "backfill_with_trends": False,
+    # event_counts doubles a run's API calls: counted only when the config says so, because
+    # Meltano selects every stream (`*.*`) in a project that added the tap from its definition.
+    "count_events": False,
 }
 
 TAP_KEYS = frozenset(
@@ -71,6 +74,7 @@ class Settings:
     request_timeout_seconds: float
     busy_timeout_seconds: float
     backfill_with_trends: bool = False
+    count_events: bool = False
     end_date_given: bool = True  # False: end_date is the default, yesterday in `timezone`
 
 
@@ -214,6 +218,7 @@ def parse_settings(config: Mapping[str, Any], now: datetime.datetime | None = No
     busy_timeout = as_number(config, "busy_timeout_seconds", DEFAULTS, problems)
     concurrency = as_int(config, "max_concurrent_queries", DEFAULTS, problems, minimum=1)
     with_trends = _as_bool(config, "backfill_with_trends", problems)
+    count_events = _as_bool(config, "count_events", problems)
     queries = parse_queries(config.get("queries"), start, problems)
     for spec in queries:
         if spec.start_date > today:
@@ -242,5 +247,6 @@ def parse_settings(config: Mapping[str, Any], now: datetime.datetime | None = No
         request_timeout_seconds=request_timeout,
         busy_timeout_seconds=busy_timeout,
         backfill_with_trends=with_trends,
+        count_events=count_events,
         end_date_given=end is not None,
     )

@@ -349,3 +349,28 @@ class EventCountsStream(ProfileCountsStream):
             "count": {"type": ["integer"], "description": "Events counted"},
         },
     }
+    _said_off = False
+
+    # mypy reports a getter-and-setter override as missing @override whatever is marked
+    # (python/mypy#15900): the getter carries it.
+    @property  # type: ignore[explicit-override]
+    @override
+    def selected(self) -> bool:
+        """Selected by the catalog *and* opted into by `count_events`: a Meltano project that
+        added the tap from its definition file selects `*.*` (Meltano drops the definition's
+        `select:`), and that alone must not double the account's API calls."""
+        chosen = bool(self.mask.get((), True))
+        if chosen and not self.settings.count_events:
+            if not self._said_off:
+                self._said_off = True
+                self.logger.info(
+                    "event_counts is selected but count_events is false: not counted (set "
+                    "count_events to true to count events; it doubles the API calls)"
+                )
+            return False
+        return chosen
+
+    @selected.setter
+    def selected(self, value: bool | None) -> None:
+        self.metadata.root.selected = value
+        self._mask = self.metadata.resolve_selection()

@@ -184,6 +184,13 @@ class TapClevertapCounts(SingerTap):
             "difference falls back to day by day",
         ),
         th.Property(
+            "count_events",
+            th.BooleanType,
+            default=DEFAULTS["count_events"],
+            description="Also count events: the event_counts stream (Get Event Count, twice the "
+            "API calls) is counted only when this is true and the catalog selects it",
+        ),
+        th.Property(
             "busy_timeout_seconds",
             th.NumberType,
             default=DEFAULTS["busy_timeout_seconds"],

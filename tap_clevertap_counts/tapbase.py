@@ -111,6 +111,22 @@ class SingerTap(Tap):
         )
         raise SystemExit(128 + signum)
 
+    # `--help` above the options: the SDK's own line ("Execute the Singer tap.") leaves a user
+    # with a config to write and no word of where its keys are described.
+    HELP = (
+        "Count CleverTap profiles (and events, opted in) per query and period, as a Singer "
+        "tap.\n\nThe config keys, their types and defaults: `tap-clevertap-counts --about` "
+        "(`--about --format=markdown` for a table), explained in the README's Configuration "
+        "section:\n\n\b\nhttps://github.com/clevertap-counts/tap-clevertap-counts#configuration"
+    )
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.help = cls.HELP
+        return command
+
     @classmethod
     @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:

@@ -59,6 +59,7 @@ CONTRACT_SETTINGS = frozenset(
         "request_timeout_seconds",
         "busy_timeout_seconds",
         "backfill_with_trends",
+        "count_events",
     }
 )
 

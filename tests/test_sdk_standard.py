@@ -28,6 +28,9 @@ CONFIG = {
     "end_date": "2024-05-14",
     "queries": [PIZZA, {**LAUNCHES, "granularity": "week"}],
     "poll_interval_seconds": 0.01,
+    # Both suites sync event_counts (one by the catalog, one by forcing every stream on): the
+    # config opts in, as a user counting events does.
+    "count_events": True,
 }
 
 

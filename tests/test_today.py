@@ -108,6 +108,7 @@ def test_periods_ending_today_are_emitted_then_counted_again_never_bookmarked(
     catalog = catalog_selecting(*BOTH)
     config = tap_config(
         emulator,
+        count_events=True,
         start_date=START.isoformat(),
         end_date=today.isoformat(),
         queries=QUERIES,
@@ -224,6 +225,7 @@ def test_with_trends_the_provisional_day_goes_to_the_own_endpoint_once(
     twin = {**LAUNCHES, "name": "launches_twin"}
     config = tap_config(
         emulator,
+        count_events=True,
         start_date=start.isoformat(),
         end_date=today.isoformat(),
         queries=[{**WEEKLY, "start_date": str(today - 2 * DAY)}, LAUNCHES, twin, PIZZA],
@@ -303,7 +305,9 @@ def test_start_date_today_without_end_date_says_so_once_per_query(
     nothing emitted, exit 0, and one warning per query says why and what to change."""
     today = Date(2024, 5, 15)
     emulator = make_emulator(partial_share=0.0, today=today)
-    config = tap_config(emulator, start_date=today.isoformat(), queries=[PIZZA, WEEKLY])
+    config = tap_config(
+        emulator, start_date=today.isoformat(), queries=[PIZZA, WEEKLY], count_events=True
+    )
     del config["end_date"]
     with caplog.at_level(logging.INFO):
         run = run_tap(config, catalog=catalog_selecting(*BOTH), now=at(today, 10))
@@ -411,7 +415,7 @@ def test_random_scenarios_never_bookmark_today_and_count_it_again_next_day(
     rng = random.Random(f"today|{seed}")
     today, now, changes, streams = draw(rng)
     emulator = make_emulator(partial_share=rng.random(), job_seconds=0.002, today=today + DAY)
-    config = tap_config(emulator, **changes)
+    config = tap_config(emulator, **changes, count_events=True)
     catalog = catalog_selecting(*streams)
     lookback = int(changes["lookback_days"])
 

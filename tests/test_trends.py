@@ -57,6 +57,7 @@ def config_for(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
         "end_date": END.isoformat(),
         "queries": QUERIES,
         "max_concurrent_queries": 3,
+        "count_events": True,  # the tests that select event_counts count it
     }
     return tap_config(emulator, **{**settings, **overrides})
 
