@@ -32,6 +32,7 @@ from .queries import QuerySpec
 from .request import PROFILES_PATH, TRENDS_PATH
 from .scheduler import LaneRunner
 from .settings import Settings
+from .today import whole_days_count
 
 
 class CountingStream(Protocol):
@@ -84,12 +85,15 @@ class Run:
     def _start(self, settings: Settings) -> None:
         stop = threading.Event()
         blocks = self._plan.blocks()
-        trends = [
-            (stream, spec, periods, start)
-            for stream, spec, periods, start in blocks
-            if settings.backfill_with_trends and trends_path.eligible(spec, periods)
-        ]
-        by_trends = {start for *_, start in trends}
+        # Trends counts a block's whole days only; a provisional one (today, not over) is
+        # counted by the query's own endpoint after them: by_trends = start -> days by Trends.
+        by_trends: dict[int, int] = {}
+        trends: list[_Block] = []
+        for block in blocks if settings.backfill_with_trends else ():
+            whole = whole_days_count(block[2], settings.today)
+            if trends_path.eligible(block[1], block[2][:whole]):
+                by_trends[block[3]] = whole
+                trends.append(block)
         apis = sorted(
             {self._paths[stream] for stream, *_ in blocks} | ({TRENDS_PATH} if trends else set())
         )
@@ -115,7 +119,7 @@ class Run:
             )
             for path in apis
         }
-        self._duplicates = self._plan.duplicates(self._paths, exclude=by_trends)
+        self._duplicates = self._plan.duplicates(self._paths, exclude=set(by_trends))
         trends = self._share_series(trends)
         repeated = {position for later in self._duplicates.values() for position in later}
         feeds = {path: self._feed(path, blocks, by_trends, repeated) for path in apis}
@@ -144,7 +148,7 @@ class Run:
                 own_path=self._paths[stream],
                 unique=self._paths[stream] == PROFILES_PATH,
                 start=start,
-                periods=periods,
+                periods=periods[: by_trends[start]],
             ).queue()
         self._runner.start()
 
@@ -168,15 +172,15 @@ class Run:
         self,
         path: str,
         blocks: list[_Block],
-        by_trends: set[int],
+        by_trends: dict[int, int],
         repeated: set[int],
     ) -> Iterator[tuple[int, Callable[[], None]]]:
-        """The positions this API counts one by one, in order: neither a Trends-served block
+        """The positions this API counts one by one, in order: neither a day Trends serves
         nor a question asked earlier in the plan."""
         for stream, _, periods, start in blocks:
-            if self._paths[stream] != path or start in by_trends:
+            if self._paths[stream] != path:
                 continue
-            for position in range(start, start + len(periods)):
+            for position in range(start + by_trends.get(start, 0), start + len(periods)):
                 if position not in repeated:
                     yield position, partial(self._count_task, position)
 
@@ -290,12 +294,5 @@ def plan_run(
         settings.account_id,
         settings.max_concurrent_queries,
     )
-    if settings.end_date >= settings.today and settings.lookback_days < 1:
-        logger.warning(
-            "end_date %s is today in %s, which is not over: its counts will still grow; "
-            "set lookback_days to 1 or more so that the next run counts it again",
-            settings.end_date,
-            settings.timezone,
-        )
     paths = {stream.name: stream.path for stream in streams}
     return Run(plan, labels, settings, paths, logger)

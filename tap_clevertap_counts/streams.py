@@ -254,7 +254,13 @@ class ProfileCountsStream(DeliveringStream):
 
     @override
     def _advance(self, name: str, to_date: str) -> None:
-        """Set query `name`'s bookmark to `to_date` unless it is already later."""
+        """Set query `name`'s bookmark to `to_date` unless it is already later.
+
+        A provisional period (one ending today, not over) moves nothing, not even the account
+        or fingerprint: the next run must count it again, from the last whole period's bookmark.
+        """
+        if to_date >= self.settings.today.isoformat():
+            return
         spec = self._specs[name]
         state = self.get_context_state({"query_name": name})
         current = read_bookmark(state.get("replication_key_value"))

@@ -6,6 +6,7 @@ enforces it (see there why the SDK's schema validation is not used for the tap's
 
 from __future__ import annotations
 
+import datetime
 import urllib.parse
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from .statefile import problem as state_problem
 from .statefile import unwrap as unwrap_state
 from .streams import EventCountsStream, ProfileCountsStream
 from .tapbase import SingerTap
+from .today import log_today
 
 _FILTER = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Event property name"),
@@ -128,7 +130,8 @@ class TapClevertapCounts(SingerTap):
             "end_date",
             th.DateType,
             description="Last day to count, YYYY-MM-DD; never later than today. "
-            "Default: yesterday in timezone",
+            "Default: yesterday in timezone. Periods ending today are provisional: emitted, "
+            "but the bookmark stays on the last whole period, so the next run counts them again",
         ),
         th.Property(
             "timezone",
@@ -197,11 +200,17 @@ class TapClevertapCounts(SingerTap):
 
     _settings: Settings | None = None
 
+    def __init__(self, *, now: datetime.datetime | None = None, **kwargs: Any) -> None:
+        """`now`: the instant taken as the present, which decides "today" in `timezone` (the
+        day not over yet) and the default end_date. Tests pin it; the command uses the clock."""
+        self._now = now
+        super().__init__(**kwargs)
+
     @property
     def settings(self) -> Settings:
         """The checked config (checked here too when the tap was built with validation off)."""
         if self._settings is None:
-            self._settings = parse_settings(self._own_config())
+            self._settings = parse_settings(self._own_config(), self._now)
         return self._settings
 
     @classmethod
@@ -225,7 +234,7 @@ class TapClevertapCounts(SingerTap):
         """
         errors: list[str] = []
         try:
-            self._settings = parse_settings(self._own_config())
+            self._settings = parse_settings(self._own_config(), self._now)
         except ConfigError as exc:
             errors.append(str(exc))
         builtin = {k: v for k, v in self.config.items() if k in self._builtin_keys()}
@@ -265,6 +274,7 @@ class TapClevertapCounts(SingerTap):
             counting = [s for s in selected if isinstance(s, ProfileCountsStream)]
             if self._run is None:
                 self._warn_fast_polls()
+                log_today(self.settings, self.logger)
             self._run = plan_run(counting, self.settings, self.logger)
         return self._run
 
