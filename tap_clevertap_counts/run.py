@@ -72,6 +72,9 @@ class Run:
         self._paths = paths
         self.logger = logger
         self._handed: set[BlockKey] = set()
+        # each stream reads its stretch of the plan in order: its next position, its end
+        self._next = {stream: first for (stream, _), (first, _) in reversed(self._spans.items())}
+        self._ends = {stream: end for (stream, _), (_, end) in self._spans.items()}
         self._abandoned = False  # a failure or an early stop: this run hands out nothing more
         self.progress = Progress(
             {labels[key]: end - first for key, (first, end) in self._spans.items()}, logger
@@ -238,12 +241,27 @@ class Run:
         try:
             for index in range(first, end):
                 assert self._runner is not None
-                yield self._plan[index], self._runner.result(index)
+                value = self._runner.result(index)
+                self._next[key[0]] = index + 1
+                yield self._plan[index], value
                 self.progress.advance(self._labels[key])
             finished = True
         finally:
             if not finished:
                 self.close()
+
+    def ready(self, stream: str) -> bool:
+        """Whether `stream`'s next record would come without waiting for a count."""
+        position = self._next.get(stream, 0)
+        if self._runner is None or self._abandoned or position >= self._ends.get(stream, 0):
+            return True
+        return self._runner.ready(position)
+
+    def wait(self, streams: Sequence[str], timeout: float) -> None:
+        """Until one of `streams` is `ready`, or `timeout` seconds passed."""
+        if self._runner is None or any(self.ready(stream) for stream in streams):
+            return
+        self._runner.wait_any([self._next[stream] for stream in streams], timeout)
 
     def close(self) -> None:
         """Give the run up: no job starts, jobs in flight stop at their next request.

@@ -59,7 +59,7 @@ class ProfileCountsStream(DeliveringStream):
     primary_keys = ("account_id", "query_name", "from_date", "to_date")
     replication_key = "to_date"
     is_sorted = True  # ascending to_date per partition: resumable state
-    STATE_MSG_FREQUENCY = 2**62  # never by count alone: `_increment_stream_state` paces STATE
+    STATE_MSG_FREQUENCY = 2**62  # never by count alone: `delivery` paces STATE
     path = PROFILES_PATH
 
     schema = th.PropertiesList(
@@ -236,21 +236,15 @@ class ProfileCountsStream(DeliveringStream):
     # --- state -----------------------------------------------------------------------------
 
     @override
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
-        """Move the bookmark forward only, and write STATE at a pace linear in the work.
-
-        The SDK's own increment either refuses a period before the bookmark (is_sorted) or
-        moves the bookmark back to it; neither is right for a lookback re-count. The period
-        comes from what `get_records` emitted, not from the record: a catalog or a map may
-        have dropped `to_date` from it. In BATCH mode the record is only in memory yet: its
-        bookmark waits until the batch file holding it is announced (`announce_batch`).
-        """
+    def _period(self, context: types.Context | None) -> tuple[str, str] | None:
+        """The period comes from what `get_records` emitted, not from the record: a catalog
+        or a map may have dropped `to_date` from it. (The SDK's own increment either refuses
+        a period before the bookmark, is_sorted, or moves the bookmark back to it; neither is
+        right for a lookback re-count: `_advance` only moves forward.)"""
         if context is None:
-            return
+            return None
         name = context["query_name"]
-        self._deliver(latest_record, name, self._emitted[name])
+        return name, self._emitted[name]
 
     @override
     def _advance(self, name: str, to_date: str) -> None:

@@ -15,7 +15,9 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
+from .delivery import DeliveringStream
 from .errors import ConfigError
+from .interleave import Waiter
 from .periods import GRANULARITY_PATTERN
 from .queries import OPERATORS
 from .run import Run, plan_run
@@ -279,6 +281,15 @@ class TapClevertapCounts(SingerTap):
                 log_today(self.settings, self.logger)
             self._run = plan_run(counting, self.settings, self.logger)
         return self._run
+
+    @override
+    def count_waiter(self, streams: list[DeliveringStream]) -> Waiter:
+        """The run counting every selected stream, planned before any stream's first record,
+        so that no stream waits for another's first count."""
+        counting = [stream for stream in streams if isinstance(stream, ProfileCountsStream)]
+        if not counting:
+            return super().count_waiter(streams)
+        return self.counting_run(counting[0].name, self.settings.queries[0].name)
 
     def _warn_fast_polls(self) -> None:
         """CleverTap asks for 30 s between polls of a pending query; a shorter interval is
