@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from . import trends as trends_path
 from . import trends_plan
+from .budgets import AccountClock
 from .client import CleverTapClient, ClientSettings
 from .counted import Range
 from .limiter import AdaptiveLimiter
@@ -102,7 +103,9 @@ class Run:
             {self._paths[stream] for stream, *_ in blocks} | ({TRENDS_PATH} if by_trends else set())
         )
         # A pool per API: CleverTap's limit is per account and API, and a 429 from one API
-        # says nothing of the others.
+        # says nothing of the others. One busy clock for all: should the APIs share one limit,
+        # a pool's jobs being accepted shows the account serves the run (budgets.py).
+        account = AccountClock()
         self._clients = {
             path: CleverTapClient(
                 ClientSettings(
@@ -117,6 +120,7 @@ class Run:
                 ),
                 limiter=AdaptiveLimiter(settings.max_concurrent_queries),
                 stop=stop,
+                account=account,
             )
             for path in apis
         }

@@ -165,7 +165,8 @@ class TapClevertapCounts(SingerTap):
             "poll_timeout_seconds",
             th.NumberType,
             default=DEFAULTS["poll_timeout_seconds"],
-            description="Give up on one pending query after this long",
+            description="Give up on one pending query once it has computed this long, counted "
+            "from its acceptance (waiting for a slot before it does not count)",
         ),
         th.Property(
             "max_concurrent_queries",
@@ -194,8 +195,9 @@ class TapClevertapCounts(SingerTap):
             "busy_timeout_seconds",
             th.NumberType,
             default=DEFAULTS["busy_timeout_seconds"],
-            description="How long one query waits through CleverTap's 429 'too many concurrent "
-            "requests' (another client of the account holds its slots) before the run stops",
+            description="How long the run waits through CleverTap's 429 'too many concurrent "
+            "requests' (another client of the account holds its slots) with none of its queries "
+            "accepted before it stops; each accepted query starts the wait again",
         ),
         th.Property(
             "request_timeout_seconds",
