@@ -80,8 +80,12 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     logging.getLogger(f"{PROG}.profile_counts").addFilter(_DropSdkSyncNoise())
-    with signals.command():
-        _main(argv)
+    try:
+        with signals.command():
+            _main(argv)
+    finally:
+        if argv is None:  # the console script: this process only exits from here
+            signals.ignore_from_now()
 
 
 def _fatal(line: str, code: int) -> NoReturn:

@@ -40,3 +40,14 @@ def command() -> Iterator[None]:
         for signum, old in previous.items():
             # None: a handler not set from Python; the default is the closest to restore.
             signal.signal(signum, signal.SIG_DFL if old is None else old)
+
+
+def ignore_from_now() -> None:
+    """For the command's process once its block has ended: all that is left is the interpreter's
+    exit. A SIGINT or SIGTERM arriving then (a Ctrl-C, an orchestrator's stop, as the run ends)
+    would meet Python's own handlers in the middle of shutdown: a KeyboardInterrupt traceback
+    from a finalizer, or a kill before the last flush. Every message is written by then (the
+    final STATE included), so the signal has nothing left to stop: it is ignored."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)

@@ -280,6 +280,7 @@ def test_own_pools_sharing_one_slot_never_fail_each_other_as_busy(
         max_concurrent_queries=3,
         busy_timeout_seconds=BUSY_TIMEOUT,
         poll_timeout_seconds=10 * ROUND_SECONDS,  # a job is one round; polls may see two
+        count_events=True,
     )
     rounds: list[int] = []  # the log's length at each jump of the clock
 

@@ -81,6 +81,7 @@ def test_a_kill_in_the_middle_loses_at_most_a_state_s_worth_of_either_stream(
         queries=[PIZZA, LAUNCHES],
         max_concurrent_queries=IN_FLIGHT,
         poll_interval_seconds=0.02,
+        count_events=True,
         **extra,
     )
     at_kill: list[int] = []
@@ -133,7 +134,9 @@ def test_a_state_covers_records_within_the_span_though_no_record_follows(
         clock=clock, partial_share=1.0, job_seconds=100.0, req_id_ttl_seconds=1e6
     )
     # 4 days, 3 jobs at a time per stream: 3 end at t=100, the 4th (sent then) at t=200
-    config = tap_config(emulator, start_date="2024-03-01", end_date="2024-03-04", queries=[PIZZA])
+    config = tap_config(
+        emulator, start_date="2024-03-01", end_date="2024-03-04", queries=[PIZZA], count_events=True
+    )
     tap = TapClevertapCounts(config=config, catalog=catalog_selecting(*BOTH))
     output = Output()
     failures: list[BaseException] = []

@@ -72,6 +72,7 @@ def test_a_stop_at_a_random_moment_then_resume_sends_nothing_twice(
         queries=QUERIES,
         max_concurrent_queries=JOBS,
         poll_interval_seconds=0.02,
+        count_events=True,
         **extra,
     )
     catalog = catalog_selecting(*streams)
