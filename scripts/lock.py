@@ -2,7 +2,8 @@
 
     constraints/dev.txt      the tap's dependencies and the dev extra (.venv, `make matrix`)
     constraints/meltano.txt  Meltano (.venv-meltano)
-    constraints/<loader>.txt each loader of meltano.yml whose pip_url names that file with
+    constraints/<loader>.txt each loader (and utility: dbt-*) of meltano.yml whose pip_url names
+                             that file with
                              `--constraint=${MELTANO_PROJECT_ROOT}/constraints/<loader>.txt`:
                              the rest of its pip_url is what gets resolved
 
@@ -47,10 +48,12 @@ def compile_to(target: pathlib.Path, sources: list[str], stdin: str, upgrade: bo
 
 
 def loader_requirements() -> dict[str, list[str]]:
-    """Constraints file name → the requirements of the loader whose pip_url names it."""
+    """Constraints file name → the requirements of the loader (or utility, such as dbt-duckdb)
+    whose pip_url names it."""
     data = YAML(typ="safe").load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     found = {}
-    for plugin in data["plugins"].get("loaders", []):
+    plugins = data["plugins"]
+    for plugin in plugins.get("loaders", []) + plugins.get("utilities", []):
         args = shlex.split(plugin.get("pip_url", ""))
         files = [a.split("=", 1)[1] for a in args if a.startswith("--constraint=")]
         names = [f.removeprefix(MARK) for f in files if f.startswith(MARK)]
