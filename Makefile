@@ -15,6 +15,13 @@ MELTANO_LOCK := constraints/meltano.txt
 
 .PHONY: install test test-loaded lint unit matrix lock demo bench clean
 
+# The demo's chart (scripts/chart_active_users.py) draws with matplotlib in a venv of its own: the
+# tap never depends on a plotting library. duckdb is target-duckdb's version (1.2.2).
+CHART_VENV := .venv-chart
+CHART_STAMP := $(CHART_VENV)/.installed-stamp
+CHART_REQ := matplotlib~=3.10 duckdb==1.2.2
+CHART_LOCK := constraints/chart.txt
+
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c $(DEV_LOCK) --upgrade pip
@@ -28,6 +35,15 @@ $(MELTANO_STAMP): $(MELTANO_LOCK)
 	touch $(MELTANO_STAMP)
 
 install: $(STAMP) $(MELTANO_STAMP)
+
+$(CHART_STAMP): $(CHART_LOCK)
+	$(PYTHON) -m venv $(CHART_VENV)
+	$(CHART_VENV)/bin/python -m pip install -q -c $(CHART_LOCK) --upgrade pip
+	$(CHART_VENV)/bin/python -m pip install -q -c $(CHART_LOCK) $(CHART_REQ)
+	touch $(CHART_STAMP)
+
+.PHONY: chart-venv chart
+chart-venv: $(CHART_STAMP)
 
 lint: install
 	$(BIN)/ruff check .
@@ -53,7 +69,8 @@ matrix: $(STAMP)
 
 # Re-resolve constraints/ (existing pins kept where still allowed; UPGRADE=1: newest allowed).
 lock: $(MELTANO_STAMP)
-	$(MELTANO_VENV)/bin/python scripts/lock.py --meltano '$(MELTANO_REQ)' $(if $(UPGRADE),--upgrade)
+	$(MELTANO_VENV)/bin/python scripts/lock.py --meltano '$(MELTANO_REQ)' --chart '$(CHART_REQ)' \
+		$(if $(UPGRADE),--upgrade)
 
 .PHONY: readme dist
 # The editable install's metadata (what --about shows) carries the version: reinstall on a bump.
@@ -69,11 +86,17 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*
 
-demo: install
+demo: install $(CHART_STAMP)
 	bash scripts/demo.sh
+
+# docs/images/active_users.png, the chart docs/counts-to-answers.md shows: `make demo`'s chart,
+# copied (commit it after a change to the models or the chart).
+chart: demo
+	mkdir -p docs/images
+	cp output/demo/active_users.png docs/images/active_users.png
 
 bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .nox output .meltano .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(CHART_VENV) .nox output .meltano .mypy_cache .ruff_cache .pytest_cache
