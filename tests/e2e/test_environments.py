@@ -1,9 +1,9 @@
 """dev, demo and prod kept apart, with Meltano for real.
 
 Meltano reads `.env` and terminal variables in every environment, and `meltano
---environment=prod config set tap-clevertap-counts passcode ...` (the README's recipe) writes the
+--environment=prod config set tap-clevertap-counts passcode ...` (docs/real-account.md) writes the
 prod passcode to `.env`. dev and demo pin the emulator's demo account and passcode in their own
-`env:` block of meltano.yml, which beats both: after the README's prod set-up, a dev or demo run
+`env:` block of meltano.yml, which beats both: after that prod set-up, a dev or demo run
 must still send the demo pair, and only prod gets the prod secret. Each environment loads into its
 own DuckDB file, and `make demo` (scripts/demo.sh) must leave prod's warehouse and state alone.
 """
@@ -34,7 +34,7 @@ START = END - datetime.timedelta(days=6)
 
 
 def readme_prod_setup(project: Project) -> None:
-    """The README's "Using a real account" commands, up to the run."""
+    """docs/real-account.md's commands, up to the run."""
     settings = {
         "account_id": PROD_ACCOUNT,
         "passcode": PROD_SECRET,
@@ -63,7 +63,7 @@ def resolved(
 @pytest.mark.parametrize("terminal", [False, True], ids=["dotenv", "dotenv+terminal"])
 def test_prod_credentials_reach_prod_only(pristine_project: Project, terminal: bool) -> None:
     readme_prod_setup(pristine_project)
-    # The README's scheduler variant: the secret as a variable of the shell that runs Meltano.
+    # docs/real-account.md's scheduler variant: the secret as a variable of Meltano's shell.
     env = {"TAP_CLEVERTAP_COUNTS_PASSCODE": TERMINAL_SECRET} if terminal else {}
     if terminal:
         env["TAP_CLEVERTAP_COUNTS_ACCOUNT_ID"] = PROD_ACCOUNT

@@ -281,7 +281,7 @@ def test_two_accounts_into_postgres_at_the_same_time(
     queries: list[dict[str, Any]] = meltano_project.dump_config(env)["queries"]
     pipelines = [(tap, "target-postgres") for tap in TAPS]
     # The first load of a new table alone: target-postgres checks that the table is missing,
-    # then creates it, and two loaders doing that at once can both try (README: the same).
+    # then creates it, and two loaders doing that at once can both try (docs/many-accounts.md).
     (tap_a, _), _ = pipelines
     run_pipeline(meltano_project, with_end(env, START0), (tap_a, "target-postgres"))
     assert primary_key(postgres_server.conninfo, schema) == KEY

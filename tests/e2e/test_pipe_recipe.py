@@ -1,4 +1,4 @@
-"""The README's "pipe into any Singer target" recipe, as written, with the real target-jsonl.
+"""docs/state.md's "pipe into any Singer target" recipe, as written, with the real target-jsonl.
 
 A target prints the tap's STATE only once the records before it are loaded, and the recipe
 keeps the last line it prints as the next run's state. So every run that sent a record must end
@@ -27,11 +27,11 @@ START, END = datetime.date(2024, 3, 1), datetime.date(2024, 3, 20)
 
 
 def recipe() -> str:
-    """The bash block of the README's "Without Meltano" section, exactly as written."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Without Meltano", 1)[1].split("\n## ", 1)[0]
+    """The bash block of docs/state.md's "Without Meltano" section, exactly as written."""
+    guide = (REPO / "docs" / "state.md").read_text(encoding="utf-8")
+    section = guide.split("## Without Meltano", 1)[1].split("\n## ", 1)[0]
     match = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
-    assert match, "the README's pipe recipe"
+    assert match, "docs/state.md's pipe recipe"
     return match.group(1)
 
 

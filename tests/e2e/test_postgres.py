@@ -5,7 +5,7 @@ against an account whose counts changed (late events, another seed), with `lookb
 it counts the new periods and re-counts the ones overlapping the three days up to each query's
 bookmark, and target-postgres updates those rows in place (an upsert on the key properties).
 The connection reaches the loader only through TARGET_POSTGRES_* variables, the password too,
-as the README's recipe does. The server is a throw-away cluster (conftest `postgres_server`).
+as docs/meltano-project.md does. The server is a throw-away cluster (conftest `postgres_server`).
 """
 
 from __future__ import annotations
