@@ -156,7 +156,7 @@ def environment(
         "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": RAW,
         "DBT_DUCKDB_PATH": db,
         "DBT_DUCKDB_SCHEMA": MODELS,
-        "DBT_CLEVERTAP_SCHEMA": RAW,
+        "DBT_DUCKDB_SOURCE_SCHEMA": RAW,
         "TARGET_POSTGRES_HOST": "127.0.0.1",
         "TARGET_POSTGRES_PORT": str(server.port),
         "TARGET_POSTGRES_USER": server.user,
@@ -169,6 +169,7 @@ def environment(
         "DBT_POSTGRES_PASSWORD": server.password,
         "DBT_POSTGRES_DBNAME": server.database,
         "DBT_POSTGRES_SCHEMA": MODELS,
+        "DBT_POSTGRES_SOURCE_SCHEMA": RAW,
     }
     for tap, emulator in emulators.items():
         env[prefix(tap) + "API_URL"] = emulator.url
