@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import json
 import pathlib
+import re
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -245,6 +246,12 @@ def test_meltano_yml_defines_both_dbt_utilities_pinned_like_the_loaders() -> Non
     assert paths["path"] == loader["config"]["filepath"]
     (demo,) = [e for e in data["environments"] if e["name"] == "demo"]
     assert demo["env"]["DBT_DUCKDB_PATH"] == demo["env"]["TARGET_DUCKDB_FILEPATH"]
+    # The chart's venv is pinned too: every requirement of the Makefile's CHART_REQ is locked.
+    (chart,) = re.findall(r"^CHART_REQ := (.+)$", (REPO / "Makefile").read_text(), re.M)
+    locked = (REPO / "constraints" / "chart.txt").read_text(encoding="utf-8").split()
+    for requirement in chart.split():
+        name = re.split(r"[~=<>]", requirement)[0]
+        assert any(line.startswith(f"{name}==") for line in locked), requirement
 
 
 def test_two_accounts_duckdb_and_postgres_models_equal_the_emulators_truth(
