@@ -43,7 +43,8 @@ SELECT
     g AS granularity,
     now()::TIMESTAMP AS _sdc_batched_at
 FROM range({accounts}) t1(a), range({events}) t2(e), range(2) t3(f),
-    (VALUES ('day'), ('rolling_7d'), ('rolling_30d')) t4(g), (SELECT CAST(range AS INTEGER) AS d FROM range({days})) t5
+    (VALUES ('day'), ('rolling_7d'), ('rolling_30d')) t4(g),
+    (SELECT CAST(range AS INTEGER) AS d FROM range({days})) t5
 """
 
 
