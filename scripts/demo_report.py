@@ -62,13 +62,18 @@ def _props(value: object) -> list[dict[str, Any]]:
     return list(value) if isinstance(value, list) else []
 
 
-def read_rows(db: pathlib.Path) -> list[Row]:
-    """Every row of the table, ordered by query and period."""
+def fetch(db: pathlib.Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one query of the warehouse, opened read-only."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        fetched = con.execute(SELECT_ROWS).fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def read_rows(db: pathlib.Path) -> list[Row]:
+    """Every row of the table, ordered by query and period."""
+    fetched = fetch(db, SELECT_ROWS)
     return [
         Row(
             str(r[0]),
@@ -271,14 +276,11 @@ def active_users(rows: list[Row], last: int, marks: dict[str, str] | None = None
 
 def print_model(db: pathlib.Path, last: int) -> None:
     """The last days of dbt's clevertap_active_users: the trio side by side, one row a day."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT event_name, event_properties, day, dau, wau, mau, dau_over_mau"
-            " FROM analytics.clevertap_active_users ORDER BY event_name, event_properties, day"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = fetch(
+        db,
+        "SELECT event_name, event_properties, day, dau, wau, mau, dau_over_mau"
+        " FROM analytics.clevertap_active_users ORDER BY event_name, event_properties, day",
+    )
     print(f"  analytics.clevertap_active_users: {_rows(len(rows))}; the last {last} days of each:")
     groups: dict[str, list[tuple[Any, ...]]] = collections.defaultdict(list)
     for row in rows:

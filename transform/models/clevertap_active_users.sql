@@ -34,8 +34,8 @@ select
     dau,
     wau,
     mau,
-    cast(dau as {{ dbt.type_float() }}) / nullif(mau, 0) as dau_over_mau,
-    cast(wau as {{ dbt.type_float() }}) / nullif(mau, 0) as wau_over_mau,
+    cast(dau as double precision) / nullif(mau, 0) as dau_over_mau,
+    cast(wau as double precision) / nullif(mau, 0) as wau_over_mau,
     dau_query_name,
     wau_query_name,
     mau_query_name
