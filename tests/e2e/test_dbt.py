@@ -8,9 +8,9 @@ event, and a filtered event whose day and rolling_7d queries write the same filt
 order (so they must meet in one row, with mau null: no query behind it).
 
 Two `meltano run`s in all: the first (dbt first on the still empty DuckDB file, then both loads,
-then `build` (run and test) of both dbt projects), the second three weeks later (new days). Every dau, wau
-and mau equals the emulator's count for its window; the second run only adds and updates rows;
-and the demo's chart, drawn from the DuckDB model, plots exactly the model's rows.
+then `build`, run and test, of both dbt projects), the second three weeks later (new days).
+Every dau, wau and mau equals the emulator's count for its window; the second run only adds and
+updates rows; and the demo's chart, drawn from the DuckDB model, plots exactly the model's rows.
 """
 
 from __future__ import annotations
