@@ -2,6 +2,7 @@
 
     constraints/dev.txt      the tap's dependencies and the dev extra (.venv, `make matrix`)
     constraints/meltano.txt  Meltano (.venv-meltano)
+    constraints/dagster.txt  Dagster and its webserver, pinned together (.venv-dagster)
     constraints/chart.txt    the demo's chart (.venv-chart: matplotlib, duckdb)
     constraints/<loader>.txt each loader (and utility: dbt-*) of meltano.yml whose pip_url names
                              that file with
@@ -69,7 +70,10 @@ def main() -> int:
         "--meltano", required=True, help="Meltano's requirement, e.g. meltano==4.4.1"
     )
     parser.add_argument(
-        "--chart", required=True, help="the demo chart's requirements, space-separated"
+        "--dagster", nargs="+", required=True, help="Dagster's requirements (dagster==X ...)"
+    )
+    parser.add_argument(
+        "--chart", nargs="+", required=True, help="the demo chart's requirements"
     )
     parser.add_argument("--upgrade", action="store_true", help="ignore the current pins")
     args = parser.parse_args()
@@ -77,8 +81,8 @@ def main() -> int:
     # pip is pinned too: the Makefile upgrades each venv's pip to the locked version.
     compile_to(OUT / "dev.txt", ["pyproject.toml", "--extra=dev", "-"], "pip\n", args.upgrade)
     compile_to(OUT / "meltano.txt", ["-"], f"{args.meltano}\npip\n", args.upgrade)
-    chart = "\n".join(args.chart.split())
-    compile_to(OUT / "chart.txt", ["-"], f"{chart}\npip\n", args.upgrade)
+    compile_to(OUT / "dagster.txt", ["-"], "\n".join([*args.dagster, "pip"]) + "\n", args.upgrade)
+    compile_to(OUT / "chart.txt", ["-"], "\n".join([*args.chart, "pip"]) + "\n", args.upgrade)
     for name, requirements in loader_requirements().items():
         compile_to(OUT / name, ["-"], "\n".join(requirements) + "\n", args.upgrade)
     return 0
