@@ -72,9 +72,7 @@ def main() -> int:
     parser.add_argument(
         "--dagster", nargs="+", required=True, help="Dagster's requirements (dagster==X ...)"
     )
-    parser.add_argument(
-        "--chart", nargs="+", required=True, help="the demo chart's requirements"
-    )
+    parser.add_argument("--chart", nargs="+", required=True, help="the demo chart's requirements")
     parser.add_argument("--upgrade", action="store_true", help="ignore the current pins")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
