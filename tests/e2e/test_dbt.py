@@ -28,9 +28,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tap_clevertap_counts.emulator import DEMO_PASSCODE, Emulator, EmulatorConfig
+from tap_clevertap_counts.emulator import DEMO_PASSCODE, Emulator
 from tests.e2e.helpers import REPO, Project, ground_truth, load_yaml
 from tests.e2e.postgres import PostgresServer
+from tests.e2e.test_many_accounts import TAPS, account_emulator, prefix
 from tests.oracle import all_periods
 
 START = datetime.date(2025, 1, 1)
@@ -38,7 +39,6 @@ TODAY1 = datetime.date(2025, 2, 12)
 END1 = TODAY1 - datetime.timedelta(days=1)
 TODAY2 = datetime.date(2025, 3, 5)
 END2 = TODAY2 - datetime.timedelta(days=1)
-TAPS = {"tap-clevertap-app-a": "DEMO-000-0002", "tap-clevertap-app-b": "DEMO-000-0003"}
 RAW = "dbt_raw"  # where the loaders write (the package's source schema var points there)
 MODELS = "dbt_models"  # where dbt builds
 
@@ -77,21 +77,18 @@ Key = tuple[str, str, datetime.date]  # (account, "all" or "ios_long", day)
 Measures = dict[str, int | None]
 
 
-def prefix(tap: str) -> str:
-    return tap.upper().replace("-", "_") + "_"
-
-
 @pytest.fixture
 def emulators() -> Iterator[dict[str, Emulator]]:
-    started = {
-        tap: Emulator(
-            EmulatorConfig(account_id=account, today=TODAY1, job_seconds=0.01, partial_share=0.5)
-        ).start()
-        for tap, account in TAPS.items()
-    }
-    yield started
-    for emulator in started.values():
-        emulator.stop()
+    """An emulator per account extractor, with test_many_accounts' accounts; those started are
+    stopped even when a later one fails to start."""
+    started: dict[str, Emulator] = {}
+    try:
+        for tap in TAPS:
+            started[tap] = account_emulator(tap, TODAY1)
+        yield started
+    finally:
+        for emulator in started.values():
+            emulator.stop()
 
 
 def truth(emulators: dict[str, Emulator], end: datetime.date) -> dict[Key, Measures]:
