@@ -26,6 +26,13 @@ MELTANO_LOCK := constraints/meltano.txt
 
 .PHONY: install test test-loaded lint unit matrix lock demo bench clean orchestration orchestration-ui
 
+# The demo's chart (scripts/chart_active_users.py) draws with matplotlib in a venv of its own: the
+# tap never depends on a plotting library. duckdb is target-duckdb's version (1.2.2).
+CHART_VENV := .venv-chart
+CHART_STAMP := $(CHART_VENV)/.installed-stamp
+CHART_REQ := matplotlib~=3.10 duckdb==1.2.2
+CHART_LOCK := constraints/chart.txt
+
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c $(DEV_LOCK) --upgrade pip
@@ -39,6 +46,15 @@ $(MELTANO_STAMP): $(MELTANO_LOCK)
 	touch $(MELTANO_STAMP)
 
 install: $(STAMP) $(MELTANO_STAMP)
+
+$(CHART_STAMP): $(CHART_LOCK)
+	$(PYTHON) -m venv $(CHART_VENV)
+	$(CHART_VENV)/bin/python -m pip install -q -c $(CHART_LOCK) --upgrade pip
+	$(CHART_VENV)/bin/python -m pip install -q -c $(CHART_LOCK) $(CHART_REQ)
+	touch $(CHART_STAMP)
+
+.PHONY: chart-venv chart
+chart-venv: $(CHART_STAMP)
 
 $(DAGSTER_STAMP): $(DAGSTER_LOCK)
 	$(PYTHON) -m venv $(DAGSTER_VENV)
@@ -82,7 +98,8 @@ matrix: $(STAMP)
 # Re-resolve constraints/ (existing pins kept where still allowed; UPGRADE=1: newest allowed).
 lock: $(MELTANO_STAMP)
 	$(MELTANO_VENV)/bin/python scripts/lock.py --meltano '$(MELTANO_REQ)' \
-		--dagster '$(DAGSTER_REQ)' '$(DAGSTER_UI_REQ)' $(if $(UPGRADE),--upgrade)
+		--dagster '$(DAGSTER_REQ)' '$(DAGSTER_UI_REQ)' --chart $(CHART_REQ) \
+		$(if $(UPGRADE),--upgrade)
 
 .PHONY: readme hub dist
 # The editable install's metadata (what --about shows) carries the version: reinstall on a bump.
@@ -103,11 +120,17 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*
 
-demo: install
+demo: install $(CHART_STAMP)
 	bash scripts/demo.sh
+
+# docs/images/active_users.png, the chart docs/counts-to-answers.md shows: `make demo`'s chart,
+# copied (commit it after a change to the models or the chart).
+chart: demo
+	mkdir -p docs/images
+	cp output/demo/active_users.png docs/images/active_users.png
 
 bench: install orchestration
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(DAGSTER_VENV) .nox output .meltano .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(DAGSTER_VENV) $(CHART_VENV) .nox output .meltano .mypy_cache .ruff_cache .pytest_cache

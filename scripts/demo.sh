@@ -4,7 +4,9 @@
 # Run 1 sees the emulated account as it was a week ago and counts the queries of meltano.yml's
 # `demo` environment (per day, per ISO week, per month, and daily/weekly/monthly active users) from
 # the first day of the month two months back. Run 2 moves the emulator's "today" forward a week and
-# runs again from the saved state: only the new periods are asked for.
+# runs again from the saved state: only the new periods are asked for, and dbt (transform/) builds
+# and tests the models in the same `meltano run`; then the chart of clevertap_active_users is drawn
+# to output/demo/active_users.png (with .venv-chart: `make demo` builds it).
 # The emulator is time-scaled (jobs finish in 0.05 s, polls every 0.05 s).
 # Needs `make install` first (`make demo` does it). Everything it writes is under output/demo/:
 # its warehouse is output/demo/warehouse.duckdb (the `demo` environment pins it in meltano.yml), the
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 MELTANO=.venv-meltano/bin/meltano
 EMULATOR=.venv/bin/clevertap-counts-emulator
+CHART_PY=.venv-chart/bin/python  # matplotlib's own venv (`make chart-venv`), never the tap's
 OUT=output/demo
 DB=output/demo/warehouse.duckdb  # = TARGET_DUCKDB_FILEPATH of the demo environment (meltano.yml)
 STATE_ID=demo:tap-clevertap-counts-to-target-duckdb
@@ -24,14 +27,14 @@ for tool in "$PY" "$MELTANO" "$EMULATOR"; do
 done
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.jsonl "$OUT"/*.log "$OUT"/*.json "$DB" "$DB.wal"
+rm -f "$OUT"/*.jsonl "$OUT"/*.log "$OUT"/*.json "$OUT"/*.png "$DB" "$DB.wal"
 
 # Hermetic: your own TAP_CLEVERTAP_COUNTS_*, TARGET_DUCKDB_* and MELTANO_* terminal variables do
 # not reach the demo; the settings below beat `.env`, and the demo environment's `env:` block of
 # meltano.yml pins the account, the passcode and the warehouse file whatever `.env` says.
 while IFS= read -r name; do
     unset "$name"
-done < <(compgen -e | grep -E '^(TAP_CLEVERTAP_COUNTS_|TARGET_DUCKDB_|MELTANO_|CLEVERTAP_EMULATOR_)' || true)
+done < <(compgen -e | grep -E '^(TAP_CLEVERTAP_COUNTS_|TARGET_DUCKDB_|DBT_|MELTANO_|CLEVERTAP_EMULATOR_)' || true)
 
 if [ -f .env ] && grep -qE '^[[:space:]]*(export[[:space:]]+)?TAP_CLEVERTAP_COUNTS_(QUERIES|STREAM_MAPS|STREAM_MAP_CONFIG|FLATTENING_[A-Z_]+)=' .env; then
     echo "note: .env sets queries, stream maps or flattening for every environment, the demo too" >&2
@@ -83,11 +86,12 @@ start_emulator() { # today, log file
     exit 1
 }
 
-run_pipeline() { # run number, end date
+run_pipeline() { # run number, end date, blocks after the loader (dbt-duckdb:run ...)
     local started=$SECONDS
-    echo "\$ TAP_CLEVERTAP_COUNTS_END_DATE=$2 meltano --environment=demo run tap-clevertap-counts target-duckdb"
+    local blocks=(tap-clevertap-counts target-duckdb "${@:3}")
+    echo "\$ TAP_CLEVERTAP_COUNTS_END_DATE=$2 meltano --environment=demo run ${blocks[*]}"
     if ! TAP_CLEVERTAP_COUNTS_END_DATE="$2" "$MELTANO" --environment=demo run \
-        tap-clevertap-counts target-duckdb >"$OUT/run$1.log" 2>&1; then
+        "${blocks[@]}" >"$OUT/run$1.log" 2>&1; then
         echo "meltano run failed; the end of $OUT/run$1.log:" >&2
         tail -n 40 "$OUT/run$1.log" >&2
         exit 1
@@ -100,7 +104,7 @@ run_pipeline() { # run number, end date
     echo "  done in $((SECONDS - started)) s (log: $OUT/run$1.log)"
 }
 
-echo "== Installing the Meltano plugins (tap-clevertap-counts, target-duckdb, target-jsonl)"
+echo "== Installing the Meltano plugins (tap-clevertap-counts, the loaders, dbt-duckdb, dbt-postgres)"
 "$MELTANO" install >"$OUT/install.log" 2>&1 || { tail -n 40 "$OUT/install.log" >&2; exit 1; }
 "$MELTANO" state clear --force "$STATE_ID" >/dev/null 2>&1 || true
 
@@ -122,7 +126,7 @@ echo -n "Emulator log: "
 echo
 echo "== Run 2: a week later, the emulator's today is $TODAY2; counting up to $END2 from the saved state"
 start_emulator "$TODAY2" "$OUT/emulator-run2.jsonl"
-run_pipeline 2 "$END2"
+run_pipeline 2 "$END2" dbt-duckdb:run dbt-duckdb:test
 stop_emulator
 echo
 echo -n "Emulator log: "
@@ -136,6 +140,15 @@ echo
 echo
 "$PY" scripts/demo_report.py active --db "$DB" --last 0 --after "$OUT/bookmarks-run1.json"
 "$PY" scripts/demo_report.py check --db "$DB" --seed 42
+echo
+echo "dbt (transform/, in the same run): $(grep -Eo 'Done\. PASS=[0-9]+ .*TOTAL=[0-9]+' "$OUT/run2.log" | paste -sd ';' -)"
+echo "  (dbt-duckdb:run, then dbt-duckdb:test: keys unique and not null, dau <= wau <= mau, ratios in [0, 1])"
+"$PY" scripts/demo_report.py model --db "$DB" --last 7
+if [ -x "$CHART_PY" ]; then
+    "$CHART_PY" scripts/chart_active_users.py --db "$DB" --out "$OUT/active_users.png"
+else
+    echo "  no chart: $CHART_PY is missing (\`make demo\` builds it; or \`make chart-venv\`)"
+fi
 echo
 echo "Meltano's saved state (meltano state get $STATE_ID > $OUT/state.json):"
 "$MELTANO" state get "$STATE_ID" >"$OUT/state.json" 2>/dev/null

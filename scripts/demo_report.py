@@ -8,6 +8,7 @@ Run with the project's .venv (it has duckdb 1.2.2, the version target-duckdb wri
     python scripts/demo_report.py bookmarks --db output/warehouse.duckdb --out b.json
     python scripts/demo_report.py asked --db ... --log ... --bookmarks b.json
     python scripts/demo_report.py active --db output/demo/warehouse.duckdb --last 14
+    python scripts/demo_report.py model --db output/demo/warehouse.duckdb --last 7
 """
 
 from __future__ import annotations
@@ -61,13 +62,18 @@ def _props(value: object) -> list[dict[str, Any]]:
     return list(value) if isinstance(value, list) else []
 
 
-def read_rows(db: pathlib.Path) -> list[Row]:
-    """Every row of the table, ordered by query and period."""
+def fetch(db: pathlib.Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one query of the warehouse, opened read-only."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        fetched = con.execute(SELECT_ROWS).fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def read_rows(db: pathlib.Path) -> list[Row]:
+    """Every row of the table, ordered by query and period."""
+    fetched = fetch(db, SELECT_ROWS)
     return [
         Row(
             str(r[0]),
@@ -268,6 +274,26 @@ def active_users(rows: list[Row], last: int, marks: dict[str, str] | None = None
     return ok
 
 
+def print_model(db: pathlib.Path, last: int) -> None:
+    """The last days of dbt's clevertap_active_users: the trio side by side, one row a day."""
+    rows = fetch(
+        db,
+        "SELECT event_name, event_properties, day, dau, wau, mau, dau_over_mau"
+        " FROM analytics.clevertap_active_users ORDER BY event_name, event_properties, day",
+    )
+    print(f"  analytics.clevertap_active_users: {_rows(len(rows))}; the last {last} days of each:")
+    groups: dict[str, list[tuple[Any, ...]]] = collections.defaultdict(list)
+    for row in rows:
+        groups[f"{row[0]} {row[1]}"].append(row)
+    width = max((len(label) for label in groups), default=0) + 2
+    print(f"    {'event [filters]':<{width}}{'day':<11}{'dau':>7}{'wau':>7}{'mau':>7}  dau/mau")
+    for label, days in groups.items():
+        for _, _, day, *counts, ratio in days[-last:]:
+            cells = "".join(f"{'null' if c is None else c:>7}" for c in counts)
+            share = "   null" if ratio is None else f"{ratio:8.1%}"
+            print(f"    {label:<{width}}{_date(day).isoformat():<11}{cells}{share}")
+
+
 def print_state(path: pathlib.Path) -> None:
     """Each query's bookmark from `meltano state get` output (raw JSON if it looks different)."""
     text = path.read_text(encoding="utf-8").strip()
@@ -325,6 +351,9 @@ def _parser() -> argparse.ArgumentParser:
     p_active.add_argument("--db", type=pathlib.Path, required=True)
     p_active.add_argument("--last", type=int, default=14, help="show the last N days (0: all)")
     p_active.add_argument("--after", type=pathlib.Path, help="bookmarks JSON: only later days")
+    p_model = sub.add_parser("model", help="the last days of dbt's clevertap_active_users")
+    p_model.add_argument("--db", type=pathlib.Path, required=True)
+    p_model.add_argument("--last", type=int, default=7)
     return parser
 
 
@@ -358,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912 (one branch per
         marks = json.loads(args.after.read_text(encoding="utf-8")) if args.after else None
         if not active_users(read_rows(args.db), args.last, marks):
             return 1
+    elif args.cmd == "model":
+        print_model(args.db, args.last)
     elif args.cmd == "asked":
         marks = json.loads(args.bookmarks.read_text(encoding="utf-8"))
         if not asked(args.db, args.log, marks):

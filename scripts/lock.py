@@ -3,7 +3,9 @@
     constraints/dev.txt      the tap's dependencies and the dev extra (.venv, `make matrix`)
     constraints/meltano.txt  Meltano (.venv-meltano)
     constraints/dagster.txt  Dagster and its webserver, pinned together (.venv-dagster)
-    constraints/<loader>.txt each loader of meltano.yml whose pip_url names that file with
+    constraints/chart.txt    the demo's chart (.venv-chart: matplotlib, duckdb)
+    constraints/<loader>.txt each loader (and utility: dbt-*) of meltano.yml whose pip_url names
+                             that file with
                              `--constraint=${MELTANO_PROJECT_ROOT}/constraints/<loader>.txt`:
                              the rest of its pip_url is what gets resolved
 
@@ -48,10 +50,12 @@ def compile_to(target: pathlib.Path, sources: list[str], stdin: str, upgrade: bo
 
 
 def loader_requirements() -> dict[str, list[str]]:
-    """Constraints file name → the requirements of the loader whose pip_url names it."""
+    """Constraints file name → the requirements of the loader (or utility, such as dbt-duckdb)
+    whose pip_url names it."""
     data = YAML(typ="safe").load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     found = {}
-    for plugin in data["plugins"].get("loaders", []):
+    plugins = data["plugins"]
+    for plugin in plugins.get("loaders", []) + plugins.get("utilities", []):
         args = shlex.split(plugin.get("pip_url", ""))
         files = [a.split("=", 1)[1] for a in args if a.startswith("--constraint=")]
         names = [f.removeprefix(MARK) for f in files if f.startswith(MARK)]
@@ -68,6 +72,7 @@ def main() -> int:
     parser.add_argument(
         "--dagster", nargs="+", required=True, help="Dagster's requirements (dagster==X ...)"
     )
+    parser.add_argument("--chart", nargs="+", required=True, help="the demo chart's requirements")
     parser.add_argument("--upgrade", action="store_true", help="ignore the current pins")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
@@ -75,6 +80,7 @@ def main() -> int:
     compile_to(OUT / "dev.txt", ["pyproject.toml", "--extra=dev", "-"], "pip\n", args.upgrade)
     compile_to(OUT / "meltano.txt", ["-"], f"{args.meltano}\npip\n", args.upgrade)
     compile_to(OUT / "dagster.txt", ["-"], "\n".join([*args.dagster, "pip"]) + "\n", args.upgrade)
+    compile_to(OUT / "chart.txt", ["-"], "\n".join([*args.chart, "pip"]) + "\n", args.upgrade)
     for name, requirements in loader_requirements().items():
         compile_to(OUT / name, ["-"], "\n".join(requirements) + "\n", args.upgrade)
     return 0

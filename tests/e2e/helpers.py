@@ -38,6 +38,7 @@ def clean_env() -> dict[str, str]:
         "TARGET_DUCKDB_",
         "TARGET_JSONL_",
         "TARGET_POSTGRES_",
+        "DBT_",
         "MELTANO_",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
@@ -63,6 +64,9 @@ class Project:
             text.replace("pip_url: -e .\n", f"pip_url: -e {REPO}\n"), encoding="utf-8"
         )
         shutil.copytree(REPO / "constraints", root / "constraints", dirs_exist_ok=True)
+        # The dbt project the dbt-duckdb and dbt-postgres utilities run (not its build output).
+        skip = shutil.ignore_patterns("target", "logs", "dbt_packages")
+        shutil.copytree(REPO / "transform", root / "transform", dirs_exist_ok=True, ignore=skip)
         return cls(root)
 
     @property

@@ -1,0 +1,1 @@
+{{ clevertap_staging("event_counts") }}

@@ -1,0 +1,1 @@
+{{ clevertap_staging("profile_counts") }}
