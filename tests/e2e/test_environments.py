@@ -126,22 +126,21 @@ def test_dev_run_after_prod_setup_sends_the_demo_passcode(
 
 def test_each_environment_loads_into_its_own_warehouse(prod_project: Project) -> None:
     root = prod_project.root
-    paths = {
-        e: resolved(prod_project, e, "target-duckdb")["filepath"] for e in ("dev", "demo", "prod")
-    }
+    paths = {e: resolved(prod_project, e, "target-duckdb")["filepath"] for e in ("dev", "prod")}
+    # The demo deletes its file: it stays pinned even when .env names another warehouse (one
+    # `config print` checks both: the demo's file, asked with prod's named in .env).
+    dotenv = root / ".env"
+    prod_dotenv = dotenv.read_text(encoding="utf-8")
+    try:
+        dotenv.write_text(f"{prod_dotenv}TARGET_DUCKDB_FILEPATH={paths['prod']}\n", "utf-8")
+        paths["demo"] = resolved(prod_project, "demo", "target-duckdb")["filepath"]
+    finally:
+        dotenv.write_text(prod_dotenv, encoding="utf-8")
     assert paths == {
         "dev": str(root / "warehouse" / "dev.duckdb"),
         "demo": str(root / "output" / "demo" / "warehouse.duckdb"),
         "prod": str(root / "warehouse" / "prod.duckdb"),
     }
-    # The demo deletes its file: it stays pinned even when .env names another warehouse.
-    dotenv = root / ".env"
-    prod_dotenv = dotenv.read_text(encoding="utf-8")
-    try:
-        dotenv.write_text(f"{prod_dotenv}TARGET_DUCKDB_FILEPATH={paths['prod']}\n", "utf-8")
-        assert resolved(prod_project, "demo", "target-duckdb")["filepath"] == paths["demo"]
-    finally:
-        dotenv.write_text(prod_dotenv, encoding="utf-8")
     # scripts/demo.sh deletes and reads the same file the demo environment loads into.
     script = (REPO / "scripts" / "demo.sh").read_text(encoding="utf-8")
     (db,) = re.findall(r"^DB=(\S+)", script, flags=re.MULTILINE)
