@@ -7,13 +7,24 @@ STAMP := $(VENV)/.installed-stamp
 MELTANO_VENV := .venv-meltano
 MELTANO_STAMP := $(MELTANO_VENV)/.installed-stamp
 
-MELTANO_REQ := meltano==4.4.1
+# The postgres extra (psycopg) lets MELTANO_DATABASE_URI put the system database, and so the
+# state every worker shares, on PostgreSQL (docs/orchestrator.md).
+MELTANO_REQ := meltano[postgres]==4.4.1
+# Dagster (orchestration/) in its own venv too. dagster and dagster-webserver are released in
+# step: both are pinned in constraints/dagster.txt, or one could move the other back. The tests
+# need dagster only; `make orchestration-ui` adds the webserver for `dagster dev`.
+DAGSTER_VENV := .venv-dagster
+DAGSTER_STAMP := $(DAGSTER_VENV)/.installed-stamp
+DAGSTER_UI_STAMP := $(DAGSTER_VENV)/.webserver-stamp
+DAGSTER_REQ := dagster==1.13.28
+DAGSTER_UI_REQ := dagster-webserver==1.13.28
+DAGSTER_LOCK := constraints/dagster.txt
 # Pip constraints (every package pinned) for both venvs and for each loader of meltano.yml (its
 # pip_url passes its file with --constraint). `make lock` rewrites them; pyproject keeps ranges.
 DEV_LOCK := constraints/dev.txt
 MELTANO_LOCK := constraints/meltano.txt
 
-.PHONY: install test test-loaded lint unit matrix lock demo bench clean
+.PHONY: install test test-loaded lint unit matrix lock demo bench clean orchestration orchestration-ui
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -29,14 +40,31 @@ $(MELTANO_STAMP): $(MELTANO_LOCK)
 
 install: $(STAMP) $(MELTANO_STAMP)
 
-lint: install
+$(DAGSTER_STAMP): $(DAGSTER_LOCK)
+	$(PYTHON) -m venv $(DAGSTER_VENV)
+	$(DAGSTER_VENV)/bin/python -m pip install -q -c $(DAGSTER_LOCK) --upgrade pip
+	$(DAGSTER_VENV)/bin/python -m pip install -q -c $(DAGSTER_LOCK) '$(DAGSTER_REQ)'
+	touch $(DAGSTER_STAMP)
+
+$(DAGSTER_UI_STAMP): $(DAGSTER_STAMP)
+	$(DAGSTER_VENV)/bin/python -m pip install -q -c $(DAGSTER_LOCK) '$(DAGSTER_UI_REQ)'
+	touch $(DAGSTER_UI_STAMP)
+
+# The Dagster project of orchestration/ (docs/orchestrator.md); -ui: with `dagster dev`.
+orchestration: install $(DAGSTER_STAMP)
+
+orchestration-ui: orchestration $(DAGSTER_UI_STAMP)
+
+lint: install orchestration
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestration tests/e2e/dagster_driver.py
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 # On every core (pytest-xdist; -n auto: one worker per CPU). A worker's session fixtures (the
 # Meltano project, the PostgreSQL cluster) are its own: own temp dirs, own free ports.
-unit: install
+unit: install orchestration
 	$(BIN)/pytest -n auto
 
 test: lint unit
@@ -53,15 +81,21 @@ matrix: $(STAMP)
 
 # Re-resolve constraints/ (existing pins kept where still allowed; UPGRADE=1: newest allowed).
 lock: $(MELTANO_STAMP)
-	$(MELTANO_VENV)/bin/python scripts/lock.py --meltano '$(MELTANO_REQ)' $(if $(UPGRADE),--upgrade)
+	$(MELTANO_VENV)/bin/python scripts/lock.py --meltano '$(MELTANO_REQ)' \
+		--dagster '$(DAGSTER_REQ)' '$(DAGSTER_UI_REQ)' $(if $(UPGRADE),--upgrade)
 
-.PHONY: readme dist
+.PHONY: readme hub dist
 # The editable install's metadata (what --about shows) carries the version: reinstall on a bump.
 $(STAMP): tap_clevertap_counts/__init__.py
 
 # README.md's settings section, from `tap-clevertap-counts --about --format=markdown`.
 readme: $(STAMP)
 	$(BIN)/python scripts/readme.py
+
+# meltano-hub/tap-clevertap-counts.yml (the plugin definition for other Meltano projects), from
+# meltano.yml's extractor; a test fails while it is stale.
+hub: $(STAMP)
+	$(BIN)/python scripts/hub_definition.py
 
 # The sdist and the wheel in dist/, their metadata checked as PyPI renders it.
 dist: $(STAMP)
@@ -72,8 +106,8 @@ dist: $(STAMP)
 demo: install
 	bash scripts/demo.sh
 
-bench: install
+bench: install orchestration
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .nox output .meltano .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(DAGSTER_VENV) .nox output .meltano .mypy_cache .ruff_cache .pytest_cache

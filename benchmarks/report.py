@@ -350,7 +350,7 @@ def render(
         f"{len(speed.TRENDS_QUERIES)} unfiltered queries of distinct events, every job "
         f"`partial` for {speed.TRENDS_JOB_SECONDS:g} s, `poll_interval_seconds` "
         f"{speed.TRENDS_POLL:g}, with `backfill_with_trends` off and on. Off, the bound is "
-        "ceil(3650 / 3) job times; on, each query is one Trends job and the check's two days on "
+        "ceil(3650 / 3) job times; on, each query is one Trends job and the check's 7 days on "
         "its own endpoint, the two APIs side by side. Jobs and requests are counted in the "
         "emulator's log.",
         f"- Output: instant answers, {OUTPUT_DAYS} days for each of "

@@ -3,7 +3,8 @@
 Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-write]`.
 `--only NAME` runs one group of rows (their figures and checks printed, BENCHMARKS.md left
 alone, since a partial run must not replace the full one): `slow-output` (STATE output with slow
-answers, about two minutes), `accounts` (many accounts at once), `both-streams`, `trends`.
+answers, about two minutes), `accounts` (many accounts at once), `both-streams`, `trends`,
+`orchestration` (accounts as Dagster partitions; needs `make orchestration` and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks import accounts, accounts_report, report, speed, suite  # noqa: E402
+from benchmarks import accounts, accounts_report, orchestration, report, speed, suite  # noqa: E402
 
 
 def only_accounts(days: int, long_factor: int) -> int:
@@ -29,6 +30,11 @@ def only_accounts(days: int, long_factor: int) -> int:
     print()
     print("\n".join(accounts_report.section(outcomes, found)))
     return 0 if all(check.ok for check in found) else 1
+
+
+def only_orchestration(days: int, long_factor: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        return orchestration.main_only(pathlib.Path(workdir))
 
 
 def slow_output(days: int, long_factor: int) -> int:
@@ -61,6 +67,7 @@ def only_speed(name: str, days: int) -> int:
 ONLY: dict[str, Callable[[int, int], int]] = {
     "slow-output": slow_output,
     "accounts": only_accounts,
+    "orchestration": only_orchestration,
     "both-streams": lambda days, _: only_speed("both-streams", days),
     "trends": lambda days, _: only_speed("trends", days),
 }
@@ -91,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             pathlib.Path(workdir), args.days, args.long_factor, lambda line: print(line, flush=True)
         )
         many = accounts.run_all(pathlib.Path(workdir), lambda line: print(line, flush=True))
+        orchestrated = orchestration.run_all(
+            pathlib.Path(workdir), lambda line: print(line, flush=True)
+        )
     checks = suite.checks(results)
     many_checks = accounts.checks(many)
     text = report.render(
@@ -102,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     text += "\n".join(["", *accounts_report.section(many, many_checks)])
     checks += many_checks
+    orchestrated_checks = orchestration.checks(orchestrated)
+    text += "\n".join(["", *orchestration.section(orchestrated, orchestrated_checks)])
+    checks += orchestrated_checks
     print()
     print(text)
     if not args.no_write:

@@ -16,6 +16,7 @@ from benchmarks import scenarios
 from benchmarks.measure import lower_bound
 from benchmarks.processes import EmulatorSettings
 from benchmarks.scenarios import Outcome, Scenario
+from tap_clevertap_counts.trends import CHECKS
 
 TRENDS_DAYS = 365
 TRENDS_JOB_SECONDS = 0.05  # small, so that the run without Trends (3,650 jobs) takes minutes
@@ -102,8 +103,8 @@ def trends_checks(off: Outcome, on: Outcome) -> list[Check]:
             speedup >= TRENDS_SPEEDUP,
         ),
         Check(
-            "trends on: one series and the check's two days per query, nothing else",
+            f"trends on: one series and the check's {CHECKS} days per query, nothing else",
             f"{trends} Trends jobs, {own} jobs on the queries' own endpoint",
-            trends == queries and own == 2 * queries and on.tap.records == off.tap.records,
+            trends == queries and own == CHECKS * queries and on.tap.records == off.tap.records,
         ),
     ]

@@ -2,6 +2,7 @@
 
     constraints/dev.txt      the tap's dependencies and the dev extra (.venv, `make matrix`)
     constraints/meltano.txt  Meltano (.venv-meltano)
+    constraints/dagster.txt  Dagster and its webserver, pinned together (.venv-dagster)
     constraints/<loader>.txt each loader of meltano.yml whose pip_url names that file with
                              `--constraint=${MELTANO_PROJECT_ROOT}/constraints/<loader>.txt`:
                              the rest of its pip_url is what gets resolved
@@ -64,12 +65,16 @@ def main() -> int:
     parser.add_argument(
         "--meltano", required=True, help="Meltano's requirement, e.g. meltano==4.4.1"
     )
+    parser.add_argument(
+        "--dagster", nargs="+", required=True, help="Dagster's requirements (dagster==X ...)"
+    )
     parser.add_argument("--upgrade", action="store_true", help="ignore the current pins")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     # pip is pinned too: the Makefile upgrades each venv's pip to the locked version.
     compile_to(OUT / "dev.txt", ["pyproject.toml", "--extra=dev", "-"], "pip\n", args.upgrade)
     compile_to(OUT / "meltano.txt", ["-"], f"{args.meltano}\npip\n", args.upgrade)
+    compile_to(OUT / "dagster.txt", ["-"], "\n".join([*args.dagster, "pip"]) + "\n", args.upgrade)
     for name, requirements in loader_requirements().items():
         compile_to(OUT / name, ["-"], "\n".join(requirements) + "\n", args.upgrade)
     return 0

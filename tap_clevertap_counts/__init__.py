@@ -1,3 +1,3 @@
 """Singer tap for CleverTap's counts API."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from singer_sdk.exceptions import StreamMapConfigError
 from typing_extensions import override
@@ -25,6 +26,7 @@ from .tap import TapClevertapCounts
 
 PROG = "tap-clevertap-counts"
 DEBUG_ENV = "TAP_CLEVERTAP_COUNTS_TRACEBACKS"
+LOG_CONFIG_ENV = "SINGER_SDK_LOG_CONFIG"  # the SDK's logging config file; Meltano sets it
 
 
 class _DropSdkSyncNoise(logging.Filter):
@@ -82,21 +84,31 @@ def main(argv: list[str] | None = None) -> None:
         _main(argv)
 
 
+def _fatal(line: str, code: int) -> NoReturn:
+    """Say the one line and exit. Under Meltano (or any SINGER_SDK_LOG_CONFIG) the line is a log
+    record at error level, in the format that config asks for: Meltano reads a plugin's stderr
+    lines as its structured log records, and a plain line it logs at [info]."""
+    if os.environ.get(LOG_CONFIG_ENV) and logging.getLogger().handlers:
+        logging.getLogger(PROG).error("%s", line)
+    else:
+        sys.stderr.write(f"{line}\n")
+    sys.exit(code)
+
+
 def _main(argv: list[str] | None) -> None:
     try:
+        command = TapClevertapCounts.cli  # (sets up the SDK's logging, so `_fatal` can log)
         check_files(sys.argv[1:] if argv is None else argv)
-        TapClevertapCounts.cli.main(args=argv, prog_name=PROG, standalone_mode=True)
+        command.main(args=argv, prog_name=PROG, standalone_mode=True)
     except CleverTapCountsError as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
-        sys.exit(1)
+        _fatal(f"{PROG}: error: {exc}", 1)
     except StreamMapConfigError as exc:  # the user's stream_maps, not a bug of the tap
-        sys.stderr.write(f"{PROG}: error: stream_maps in the config: {_one_line(exc)}\n")
-        sys.exit(1)
+        _fatal(f"{PROG}: error: stream_maps in the config: {_one_line(exc)}", 1)
     except Exception as exc:  # a bug: say so in one line; tracebacks on request
         if os.environ.get(DEBUG_ENV):
             traceback.print_exc()
-        sys.stderr.write(
+        _fatal(
             f"{PROG}: internal error: {type(exc).__name__}: {exc} "
-            f"(set {DEBUG_ENV}=1 for the traceback, and please report it)\n"
+            f"(set {DEBUG_ENV}=1 for the traceback, and please report it)",
+            2,
         )
-        sys.exit(2)

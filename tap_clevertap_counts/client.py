@@ -3,8 +3,9 @@
 Usable without the SDK: `CleverTapClient(...).count(CountRequest(...))` returns one exact
 count or raises one of `errors`' exceptions. Which answers are fatal, which are retried and which
 resubmit the query is decided by `answers.classify`; this module only carries it out: waits
-(exponential with jitter, capped), the poll loop, the poll timeout, the concurrency slot, and
-the stop signal that makes every worker send nothing more once the run is failing.
+(exponential with jitter, capped), the poll loop, the concurrency slot, and the stop signal that
+makes every worker send nothing more once the run is failing. Each kind of waiting spends only
+its own budget (`budgets.py`).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from typing_extensions import override
 
 from .answers import Answer, Outcome
+from .budgets import AccountClock, BusyStreak, PollClock, busy_message
 from .errors import (
     AccountBusyError,
     AuthError,
@@ -56,14 +56,6 @@ __all__ = [
 ]
 
 
-@dataclass
-class _Busy:
-    """A streak of 429s for one count: since when, and its own growing waits."""
-
-    since: float
-    waits: Iterator[float]
-
-
 class CleverTapClient:
     """Counts one query at a time per calling thread; safe to share across threads."""
 
@@ -73,12 +65,15 @@ class CleverTapClient:
         *,
         limiter: AdaptiveLimiter | None = None,
         stop: threading.Event | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        account: AccountClock | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
         self.limiter = limiter or AdaptiveLimiter(1)
         self.stop = stop or threading.Event()
-        self._clock = clock
+        # Shared by the run's pools: a job accepted by any of them restarts every busy wait.
+        self.account = account or AccountClock(clock)
+        self._clock = self.account.now
         self._answered = False  # any HTTP answer yet: a refused connection is then a blip
         self._url = settings.base_url.rstrip("/") + settings.path
         # Trends is an optional fast path: its refusals (a 404, a 400) mean "count the other
@@ -125,12 +120,18 @@ class CleverTapClient:
             self.stop.set()
 
     def _count(self, request: Question, priority: int) -> Answer:
+        poll = PollClock(self.account)
+        try:
+            return self._submit_and_poll(request, priority, poll)
+        finally:
+            poll.ended()
+
+    def _submit_and_poll(self, request: Question, priority: int, poll: PollClock) -> Answer:
         settings = self.settings
         waits = settings.backoff_waits()
-        failures = 0
-        started = self._clock()
+        failures = 0  # in a row: a 429 or an accepted job ends the streak
         req_id: int | None = None
-        busy: _Busy | None = None
+        busy: BusyStreak | None = None  # 429s since the last accepted job
         while True:
             sent = self._clock()
             answer = self._exchange(request, req_id)
@@ -138,16 +139,22 @@ class CleverTapClient:
             if answer.http_status is not None:
                 self._answered = True
             if outcome is Outcome.SUCCESS:
+                if req_id is None:
+                    poll.accepted()  # counted at once: accepted, and over (in `_count`)
                 return answer
             if outcome is Outcome.PARTIAL:
                 now = self._clock()
+                new_job = answer.req_id != req_id
+                if new_job:
+                    poll.accepted()  # its poll clock starts now, not at the first submit
                 # A poll every poll_interval, not every interval plus a round trip: the first
                 # one an interval after the job was accepted, each next one an interval after
                 # the previous poll went out.
-                poll_due = (sent if answer.req_id == req_id else now) + settings.poll_interval
+                poll_due = (now if new_job else sent) + settings.poll_interval
                 req_id = answer.req_id
                 failures = 0
-                if now - started >= settings.poll_timeout:
+                busy = None
+                if poll.spent() >= settings.poll_timeout:
                     raise PollTimeoutError(
                         f"CleverTap was still computing {request.describe()} after "
                         f"{settings.poll_timeout:g} s (req_id {req_id}); raise "
@@ -158,12 +165,12 @@ class CleverTapClient:
             self._raise_if_fatal(request, answer)
 
             if outcome in (Outcome.THROTTLED, Outcome.RATE_LIMITED):
-                busy = busy or _Busy(self._clock(), settings.backoff_waits())
+                failures = 0  # a busy account is capacity, not a failing server
+                busy = busy or BusyStreak(self._clock(), settings.backoff_waits())
                 self._wait_while_busy(
                     request, answer, busy, submitting=req_id is None, priority=priority
                 )
                 continue
-            busy = None
 
             failures += 1
             # A host that never answered is likely a wrong address: say so after a few tries.
@@ -181,12 +188,12 @@ class CleverTapClient:
                     f"Gave up on {request.describe()} after {failures} tries; CleverTap's last "
                     f"answer: {_said(answer)}. It may be overloaded or down: run again later"
                 )
+            if outcome in (Outcome.RESUBMIT, Outcome.RESUBMIT_LATER):
+                poll.ended()  # the job is gone: its slot is free, its clock stops
+                req_id = None
             if outcome is Outcome.RESUBMIT:
                 logger.info("%s: %s; submitting it again", request.describe(), _said(answer))
-                req_id = None
                 continue
-            if outcome is Outcome.RESUBMIT_LATER:
-                req_id = None
             wait = next(waits)
             logger.warning(
                 "%s: %s; try %d of %d in %.2f s",
@@ -202,22 +209,20 @@ class CleverTapClient:
         self,
         request: Question,
         answer: Answer,
-        busy: _Busy,
+        busy: BusyStreak,
         *,
         submitting: bool,
         priority: int,
     ) -> None:
         """A 429: the account's slots are taken (perhaps by another client). That is
-        capacity, not failure: wait for a slot for as long as busy_timeout allows."""
+        capacity, not failure: wait for a slot for as long as busy_timeout allows, counted
+        from this request's first 429 or the run's last accepted job, whichever is later."""
         settings = self.settings
-        waited = self._clock() - busy.since
+        waited = self.account.busy_for(busy.since)
         if waited >= settings.busy_timeout:
             self._stop_run()
             raise AccountBusyError(
-                f"CleverTap answered {_said(answer)} to {request.describe()} for {waited:.0f} s:"
-                " the account's concurrent query slots stayed taken, probably by another client"
-                " of the account; run again when it is done, or raise busy_timeout_seconds to "
-                "wait longer"
+                busy_message(_said(answer), request.describe(), waited, self.account)
             )
         if submitting and answer.outcome is Outcome.THROTTLED and self.limiter.throttled():
             self.limiter.yield_slot(priority, self.stop)  # a slot frees when one of ours ends

@@ -16,6 +16,7 @@ Two rules a target relies on and the SDK does not quite keep:
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -27,6 +28,11 @@ from singer_sdk.singerlib.encoding.simple import Message, StateMessage
 from typing_extensions import override
 
 DELIVERING = frozenset({SingerMessageType.RECORD, SingerMessageType.BATCH})
+
+
+def clock() -> float:
+    """Seconds for pacing STATE (`delivery`): monotonic; tests put their own clock here."""
+    return time.monotonic()
 
 
 class Guard:
@@ -62,12 +68,15 @@ class Guard:
 
 class GuardedWriter(SingerWriter):
     """The SDK's stdout writer, each message written inside the guard; remembers whether a
-    RECORD or BATCH went out since the last STATE."""
+    RECORD or BATCH went out since the last STATE, how many records, and when that STATE was
+    written: one account for every stream, since each STATE is the whole state."""
 
     def __init__(self) -> None:
         super().__init__()
         self.guard = Guard()
         self.unconfirmed = False  # a RECORD or BATCH went out after the last STATE
+        self.since_state = 0  # records delivered since the last STATE (the streams count them)
+        self.state_time = clock()  # when the last STATE went out (or the writer was made)
 
     @override
     def write_message(self, message: Message) -> None:
@@ -76,6 +85,8 @@ class GuardedWriter(SingerWriter):
             kind = message.type
             if kind == SingerMessageType.STATE:
                 self.unconfirmed = False
+                self.since_state = 0
+                self.state_time = clock()
             elif kind in DELIVERING:
                 self.unconfirmed = True
 

@@ -6,6 +6,8 @@ Sunday), a calendar month, or a rolling window of N days ending on each day (`ro
 CleverTap can count them). Only whole periods inside [start, end] are counted, so a count is
 never of a partial week, month or window, and the same period always has the same dates (the
 record's primary key) whatever the start date or the run.
+
+A period ending "today" is provisional (`today.py`).
 """
 
 from __future__ import annotations

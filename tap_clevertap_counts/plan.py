@@ -11,12 +11,13 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
 
 from typing_extensions import override
 
+from .counted import Range
 from .periods import Period
 from .queries import QuerySpec
 from .request import CountRequest
@@ -29,15 +30,31 @@ class Job:
     stream: str
     spec: QuerySpec
     request: CountRequest
+    by_trends: bool = False  # counted through Trends, not the stream's own endpoint
 
 
 class Plan(Sequence[Job]):
     """The run's jobs, built when asked for: a 10-year backfill of many queries keeps only
     its periods (two dates each) in memory, not a request object per period."""
 
-    def __init__(self, blocks: Iterable[tuple[str, QuerySpec, list[Period]]]) -> None:
+    def __init__(
+        self,
+        blocks: Iterable[tuple[str, QuerySpec, list[Period]]],
+        counted: Mapping[BlockKey, list[Range]] | None = None,
+    ) -> None:
         self._blocks = [(stream, spec, periods) for stream, spec, periods in blocks]
         self._starts = list(itertools.accumulate((len(p) for *_, p in self._blocks), initial=0))
+        self._counted = dict(counted or {})
+        self._by_trends: set[int] = set()
+
+    def counted(self, stream: str, spec: QuerySpec) -> list[Range]:
+        """The day ranges of (stream, query) counted before this run: periods inside one are
+        re-counts (lookback_days, a full-table sync)."""
+        return self._counted.get((stream, spec.name), [])
+
+    def mark_trends(self, position: int) -> None:
+        """Position `position` was counted through Trends (before its result is put)."""
+        self._by_trends.add(position)
 
     @override
     def __len__(self) -> int:
@@ -58,7 +75,7 @@ class Plan(Sequence[Job]):
         stream, spec, periods = self._blocks[block]
         first, last = periods[index - self._starts[block]]
         request = CountRequest(spec.name, spec.event_name, spec.event_properties, first, last)
-        return Job(stream, spec, request)
+        return Job(stream, spec, request, index in self._by_trends)
 
     def blocks(self) -> list[tuple[str, QuerySpec, list[Period], int]]:
         """(stream, spec, periods, position of the first period) of every block, in order."""
@@ -75,13 +92,11 @@ class Plan(Sequence[Job]):
         The same endpoint, event, filters and dates are one job whichever queries ask it (a
         `week` and a `rolling_7d` of one event share their Monday-to-Sunday windows; two queries
         may differ only in name). Only blocks that share an endpoint and a definition are
-        compared, so a run of distinct queries keeps no per-period index. Blocks starting at
-        a position in `exclude` (counted another way: Trends) are left out.
+        compared, so a run of distinct queries keeps no per-period index. Positions in
+        `exclude` (counted another way: Trends, which shares its days itself) are left out.
         """
         groups: dict[tuple[str, str, str], list[tuple[int, list[Period]]]] = {}
         for stream, spec, periods, start in self.blocks():
-            if start in exclude:
-                continue
             filters = json.dumps(list(spec.event_properties), sort_keys=True)
             groups.setdefault((paths[stream], spec.event_name, filters), []).append(
                 (start, periods)
@@ -93,6 +108,8 @@ class Plan(Sequence[Job]):
             first_asked: dict[Period, int] = {}
             for start, periods in blocks:
                 for offset, period in enumerate(periods):
+                    if start + offset in exclude:
+                        continue
                     owner = first_asked.setdefault(period, start + offset)
                     if owner != start + offset:
                         owners.setdefault(owner, []).append(start + offset)

@@ -22,13 +22,16 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import trends as trends_path
+from . import trends_plan
+from .budgets import AccountClock
 from .client import CleverTapClient, ClientSettings
+from .counted import Range
 from .limiter import AdaptiveLimiter
 from .periods import Period
 from .plan import BlockKey, Job, Plan
 from .progress import Progress
 from .queries import QuerySpec
-from .request import PROFILES_PATH, TRENDS_PATH
+from .request import TRENDS_PATH
 from .scheduler import LaneRunner
 from .settings import Settings
 
@@ -43,6 +46,8 @@ class CountingStream(Protocol):
     def path(self) -> str: ...
 
     def owed_periods(self, spec: QuerySpec) -> list[Period]: ...
+
+    def counted(self, spec: QuerySpec) -> list[Range]: ...
 
     def job_limit(self) -> int | None: ...
 
@@ -70,6 +75,9 @@ class Run:
         self._paths = paths
         self.logger = logger
         self._handed: set[BlockKey] = set()
+        # each stream reads its stretch of the plan in order: its next position, its end
+        self._next = {stream: first for (stream, _), (first, _) in reversed(self._spans.items())}
+        self._ends = {stream: end for (stream, _), (_, end) in self._spans.items()}
         self._abandoned = False  # a failure or an early stop: this run hands out nothing more
         self.progress = Progress(
             {labels[key]: end - first for key, (first, end) in self._spans.items()}, logger
@@ -79,21 +87,25 @@ class Run:
         self._duplicates: dict[int, list[int]] = {}
         if len(plan):
             self._start(settings)
+        elif settings.backfill_with_trends:  # the line says why nothing used Trends
+            logger.info("%s", trends_plan.choose(plan, paths, settings.today).describe())
 
     def _start(self, settings: Settings) -> None:
         stop = threading.Event()
         blocks = self._plan.blocks()
-        trends = [
-            (stream, spec, periods, start)
-            for stream, spec, periods, start in blocks
-            if settings.backfill_with_trends and trends_path.eligible(spec, periods)
-        ]
-        by_trends = {start for *_, start in trends}
+        trends = (
+            trends_plan.choose(self._plan, self._paths, settings.today)
+            if settings.backfill_with_trends
+            else None
+        )
+        by_trends = trends.positions() if trends else set()
         apis = sorted(
-            {self._paths[stream] for stream, *_ in blocks} | ({TRENDS_PATH} if trends else set())
+            {self._paths[stream] for stream, *_ in blocks} | ({TRENDS_PATH} if by_trends else set())
         )
         # A pool per API: CleverTap's limit is per account and API, and a 429 from one API
-        # says nothing of the others.
+        # says nothing of the others. One busy clock for all: should the APIs share one limit,
+        # a pool's jobs being accepted shows the account serves the run (budgets.py).
+        account = AccountClock()
         self._clients = {
             path: CleverTapClient(
                 ClientSettings(
@@ -108,13 +120,14 @@ class Run:
                 ),
                 limiter=AdaptiveLimiter(settings.max_concurrent_queries),
                 stop=stop,
+                account=account,
             )
             for path in apis
         }
+        # Trends shares its days between queries itself (trends.Group)
         self._duplicates = self._plan.duplicates(self._paths, exclude=by_trends)
-        trends = self._share_series(trends)
-        repeated = {position for later in self._duplicates.values() for position in later}
-        feeds = {path: self._feed(path, blocks, by_trends, repeated) for path in apis}
+        skip = by_trends | {position for later in self._duplicates.values() for position in later}
+        feeds = {path: self._feed(path, blocks, skip) for path in apis}
         # Every pool runs ahead of the reader as far as the plan goes: the results waiting for
         # their stream's turn are bare counts, no more memory than the plan's own periods.
         self._runner = LaneRunner(
@@ -124,56 +137,22 @@ class Run:
             window=len(self._plan),
             stop=stop,
         )
-        if trends:
-            self.logger.info(
-                "backfill_with_trends: %d backlog(s) of %d days or more counted through Trends "
-                "(%s), each checked on its first and latest day against its own endpoint",
-                len(trends),
-                trends_path.MIN_DAYS,
-                ", ".join(f"{spec.name} ({stream})" for stream, spec, *_ in trends),
-            )
-        for stream, spec, periods, start in trends:
-            trends_path.TrendsBlock(
-                self,
-                label=f"query '{spec.name}' ({stream})",
-                spec=spec,
-                own_path=self._paths[stream],
-                unique=self._paths[stream] == PROFILES_PATH,
-                start=start,
-                periods=periods,
-            ).queue()
+        if trends is not None:
+            self.logger.info("%s", trends.describe())
+            for group in trends.groups:
+                trends_path.TrendsGroup(self, group).queue()
         self._runner.start()
 
-    def _share_series(self, trends: list[_Block]) -> list[_Block]:
-        """The Trends blocks that ask: of identical ones (the same endpoint, event and days, as
-        two queries differing only in name), the first asks and the others get its counts."""
-        first: dict[tuple[str, str, Period, int], int] = {}
-        asking = []
-        for block in trends:
-            stream, spec, periods, start = block
-            key = (self._paths[stream], spec.event_name, periods[0], len(periods))
-            owner = first.setdefault(key, start)
-            if owner == start:
-                asking.append(block)
-                continue
-            for offset in range(len(periods)):
-                self._duplicates.setdefault(owner + offset, []).append(start + offset)
-        return asking
-
     def _feed(
-        self,
-        path: str,
-        blocks: list[_Block],
-        by_trends: set[int],
-        repeated: set[int],
+        self, path: str, blocks: list[_Block], skip: set[int]
     ) -> Iterator[tuple[int, Callable[[], None]]]:
-        """The positions this API counts one by one, in order: neither a Trends-served block
+        """The positions this API counts one by one, in order: neither a day Trends counts
         nor a question asked earlier in the plan."""
         for stream, _, periods, start in blocks:
-            if self._paths[stream] != path or start in by_trends:
+            if self._paths[stream] != path:
                 continue
             for position in range(start, start + len(periods)):
-                if position not in repeated:
+                if position not in skip:
                     yield position, partial(self._count_task, position)
 
     # --- what a Trends block asks of the run (trends.Host) -----------------------------------
@@ -190,9 +169,11 @@ class Run:
     def _count_task(self, position: int) -> None:
         self.count_own(position)
 
-    def put(self, position: int, value: int) -> None:
+    def put(self, position: int, value: int, *, by_trends: bool = False) -> None:
         """A position's count, and the same for every later position asking the same."""
         assert self._runner is not None
+        if by_trends:
+            self._plan.mark_trends(position)  # before the result: its record says so
         self._runner.put(position, value)
         for later in self._duplicates.get(position, ()):
             self._runner.put(later, value)
@@ -230,12 +211,27 @@ class Run:
         try:
             for index in range(first, end):
                 assert self._runner is not None
-                yield self._plan[index], self._runner.result(index)
+                value = self._runner.result(index)
+                self._next[key[0]] = index + 1
+                yield self._plan[index], value
                 self.progress.advance(self._labels[key])
             finished = True
         finally:
             if not finished:
                 self.close()
+
+    def ready(self, stream: str) -> bool:
+        """Whether `stream`'s next record would come without waiting for a count."""
+        position = self._next.get(stream, 0)
+        if self._runner is None or self._abandoned or position >= self._ends.get(stream, 0):
+            return True
+        return self._runner.ready(position)
+
+    def wait(self, streams: Sequence[str], timeout: float) -> None:
+        """Until one of `streams` is `ready`, or `timeout` seconds passed."""
+        if self._runner is None or any(self.ready(stream) for stream in streams):
+            return
+        self._runner.wait_any([self._next[stream] for stream in streams], timeout)
 
     def close(self) -> None:
         """Give the run up: no job starts, jobs in flight stop at their next request.
@@ -254,6 +250,7 @@ def plan_run(
 ) -> Run:
     """Plan every selected stream's owed periods, in the order the SDK will sync them."""
     blocks: list[tuple[str, QuerySpec, list[Period]]] = []
+    counted: dict[BlockKey, list[Range]] = {}
     labels: dict[BlockKey, str] = {}
     # --test selects every stream and takes one record of each: one count proves the
     # connection, so the run plans that many, for the streams a plain sync would run first
@@ -272,9 +269,10 @@ def plan_run(
             if limits:
                 periods = periods[: allowed[stream.name, spec.name]]
             blocks.append((stream.name, spec, periods))
+            counted[stream.name, spec.name] = stream.counted(spec)
             suffix = "" if len(streams) == 1 else f" ({stream.name})"
             labels[stream.name, spec.name] = f"{spec.name}{suffix}"
-    plan = Plan(blocks)
+    plan = Plan(blocks, counted)
     logger.info(
         "counting %d periods for %d queries of %s up to %s with CleverTap at %s (account %s), "
         "up to %d queries in flight per API",
@@ -286,12 +284,5 @@ def plan_run(
         settings.account_id,
         settings.max_concurrent_queries,
     )
-    if settings.end_date >= settings.today and settings.lookback_days < 1:
-        logger.warning(
-            "end_date %s is today in %s, which is not over: its counts will still grow; "
-            "set lookback_days to 1 or more so that the next run counts it again",
-            settings.end_date,
-            settings.timezone,
-        )
     paths = {stream.name: stream.path for stream in streams}
     return Run(plan, labels, settings, paths, logger)

@@ -160,6 +160,25 @@ class LaneRunner(Generic[R]):
         with self._cond:
             self._cond.notify_all()
 
+    def _settled(self, position: int) -> bool:
+        """Whether `result(position)` would return (or raise) without waiting; under the lock."""
+        return (
+            position in self._results
+            or (self._stop.is_set() and self._active == 0)
+            or not any(thread.is_alive() for thread in self._threads)
+        )
+
+    def ready(self, position: int) -> bool:
+        with self._cond:
+            return self._settled(position)
+
+    def wait_any(self, positions: Sequence[int], timeout: float) -> None:
+        """Until `result` of one of `positions` would not wait, or `timeout` seconds passed:
+        a reader of several streams takes whichever is ready, never waiting on one while
+        another's results pile up."""
+        with self._cond:
+            self._cond.wait_for(lambda: any(map(self._settled, positions)), timeout=timeout)
+
     def busy_workers(self) -> int:
         with self._cond:
             return sum(1 for thread in self._threads if thread.is_alive())

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     # slots for hours; a scheduled run should outwait it rather than lose the day.
     "busy_timeout_seconds": 7200,
     "backfill_with_trends": False,
+    # event_counts doubles a run's API calls: counted only when the config says so, because
+    # Meltano selects every stream (`*.*`) in a project that added the tap from its definition.
+    "count_events": False,
 }
 
 TAP_KEYS = frozenset(
@@ -61,7 +64,7 @@ class Settings:
     base_url: str
     start_date: datetime.date
     end_date: datetime.date
-    today: datetime.date  # in `timezone`, when the config was read
+    today: datetime.date  # in `timezone`, when the config was read: the one day not over
     timezone: str
     queries: tuple[QuerySpec, ...]
     lookback_days: int
@@ -71,6 +74,8 @@ class Settings:
     request_timeout_seconds: float
     busy_timeout_seconds: float
     backfill_with_trends: bool = False
+    count_events: bool = False
+    end_date_given: bool = True  # False: end_date is the default, yesterday in `timezone`
 
 
 def _as_bool(config: Mapping[str, Any], key: str, problems: list[str]) -> bool:
@@ -162,12 +167,23 @@ def _timezone(config: Mapping[str, Any], problems: list[str]) -> str:
     return str(name)
 
 
-def today_in(tz_name: str) -> datetime.date:
-    return datetime.datetime.now(zoneinfo.ZoneInfo(tz_name)).date()
+def today_in(tz_name: str, now: datetime.datetime | None = None) -> datetime.date:
+    """The date in `tz_name` at the instant `now` (an aware datetime; default: the clock).
+
+    `now` is the seam that makes "today" a test's input: the date decides which day is not
+    over yet, and a test run near midnight must not see it change under it.
+    """
+    instant = now if now is not None else datetime.datetime.now(datetime.UTC)
+    if instant.tzinfo is None:
+        raise ValueError("now must be an aware datetime (a naive one means the machine's zone)")
+    return instant.astimezone(zoneinfo.ZoneInfo(tz_name)).date()
 
 
-def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None) -> Settings:
-    """Check everything and return typed settings, or raise one `ConfigError` naming it all."""
+def parse_settings(config: Mapping[str, Any], now: datetime.datetime | None = None) -> Settings:
+    """Check everything and return typed settings, or raise one `ConfigError` naming it all.
+
+    `now` is the instant the run takes as the present (default: the clock); see `today_in`.
+    """
     problems: list[str] = []
     unknown = sorted(set(config) - TAP_KEYS)
     if unknown:
@@ -179,7 +195,7 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
     passcode = _required_string(config, "passcode", problems)
     base_url = _base_url(config, problems)
     tz_name = _timezone(config, problems)
-    today = today or today_in(tz_name)
+    today = today_in(tz_name, now)
 
     start = as_date(config.get("start_date"), "start_date", problems, required=True)
     end_given = config.get("end_date") not in (None, "")
@@ -202,6 +218,7 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
     busy_timeout = as_number(config, "busy_timeout_seconds", DEFAULTS, problems)
     concurrency = as_int(config, "max_concurrent_queries", DEFAULTS, problems, minimum=1)
     with_trends = _as_bool(config, "backfill_with_trends", problems)
+    count_events = _as_bool(config, "count_events", problems)
     queries = parse_queries(config.get("queries"), start, problems)
     for spec in queries:
         if spec.start_date > today:
@@ -230,4 +247,6 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date | None = None
         request_timeout_seconds=request_timeout,
         busy_timeout_seconds=busy_timeout,
         backfill_with_trends=with_trends,
+        count_events=count_events,
+        end_date_given=end is not None,
     )

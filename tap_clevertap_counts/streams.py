@@ -2,8 +2,10 @@
 per query and stream.
 
 Each configured query is a partition keyed by its name; its state holds the last `to_date`
-emitted, the query's fingerprint and the account it was counted for. Records carry the account,
-part of the primary key, so many accounts (one extractor each) can share one table.
+emitted, the day ranges its periods covered (`counted.py`: a `start_date` moved back owes the
+periods before them), the query's fingerprint and the account it was counted for. Records
+carry the account, part of the primary key, so many accounts (one extractor each) can share
+one table, and `counted_by`: the API whose answer the count is (its own endpoint, or Trends).
 
 Counting is the run's job (`run.py`): on the first record asked for, every selected stream's
 owed periods are planned once and counted together within the account's limit, and each stream
@@ -25,12 +27,13 @@ from singer_sdk.helpers import types
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, Catalog
 from typing_extensions import override
 
+from . import counted
 from .catalog_check import catalog_problem
 from .delivery import DeliveringStream
 from .errors import ConfigError
 from .periods import Period, periods_to_count
 from .plan import Job
-from .request import EVENTS_PATH, PROFILES_PATH
+from .request import EVENTS_PATH, PROFILES_PATH, TRENDS_PATH
 from .settings import QuerySpec, Settings
 
 if TYPE_CHECKING:
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 
 FINGERPRINT_KEY = "query_fingerprint"
 ACCOUNT_KEY = "account_id"  # in each partition's state: whose data its bookmark describes
+# `counted_by`: the endpoint whose answer a record's count is (/1/counts/<name>.json)
+COUNTED_BY = {PROFILES_PATH: "profiles", EVENTS_PATH: "events", TRENDS_PATH: "trends"}
 
 
 def read_bookmark(value: Any) -> datetime.date | None:
@@ -59,7 +64,7 @@ class ProfileCountsStream(DeliveringStream):
     primary_keys = ("account_id", "query_name", "from_date", "to_date")
     replication_key = "to_date"
     is_sorted = True  # ascending to_date per partition: resumable state
-    STATE_MSG_FREQUENCY = 2**62  # never by count alone: `_increment_stream_state` paces STATE
+    STATE_MSG_FREQUENCY = 2**62  # never by count alone: `delivery` paces STATE
     path = PROFILES_PATH
 
     schema = th.PropertiesList(
@@ -86,12 +91,19 @@ class ProfileCountsStream(DeliveringStream):
             th.StringType,
             description="day, week, month or rolling_<N>d (from_date..to_date is the window)",
         ),
+        th.Property(
+            "counted_by",
+            th.StringType(allowed_values=sorted(COUNTED_BY.values())),
+            description="The CleverTap API that counted it: its own endpoint (profiles or "
+            "events) or trends (backfill_with_trends)",
+        ),
     ).to_dict()
 
     def __init__(self, tap: TapClevertapCounts) -> None:
         super().__init__(tap)
         self._tap_settings = tap
         self._emitted: dict[str, str] = {}  # query -> to_date of the record just emitted
+        self._counted: dict[str, list[counted.Range]] = {}  # query -> ranges counted before
 
     @property
     def settings(self) -> Settings:
@@ -153,9 +165,11 @@ class ProfileCountsStream(DeliveringStream):
         return stored != self.settings.account_id
 
     def owed_periods(self, spec: QuerySpec) -> list[Period]:
-        """The periods of `spec` this run counts: after its bookmark (minus the lookback), or
-        all of them when there is none or the catalog asks for a full-table sync."""
+        """The periods of `spec` this run counts: after its bookmark (minus the lookback) and
+        any no counted range covers (a `start_date` moved back), or all of them when there is
+        no bookmark or the catalog asks for a full-table sync."""
         settings = self.settings
+        self._counted[spec.name] = []
         if self.replication_method == REPLICATION_FULL_TABLE:
             bookmark = None
             if spec == settings.queries[0]:
@@ -164,6 +178,8 @@ class ProfileCountsStream(DeliveringStream):
                     "query's start is counted again (bookmarks are still written)",
                     self.name,
                 )
+            # every period is a re-count: never one for Trends
+            self._counted[spec.name] = [(spec.start_date, settings.end_date)]
         else:
             bookmark = self.bookmark(spec)
         if bookmark is not None and bookmark > settings.end_date:
@@ -176,9 +192,52 @@ class ProfileCountsStream(DeliveringStream):
                 settings.end_date,
                 bookmark,
             )
-        return periods_to_count(
+        owed = periods_to_count(
             spec.granularity, spec.start_date, settings.end_date, bookmark, settings.lookback_days
         )
+        if bookmark is None:
+            return owed
+        return self._with_earlier(spec, bookmark, owed)
+
+    def _with_earlier(
+        self, spec: QuerySpec, bookmark: datetime.date, owed: list[Period]
+    ) -> list[Period]:
+        """`owed` and the periods before them that no counted range covers, in order."""
+        state = self.get_context_state({"query_name": spec.name})
+        ranges, broken = counted.read(state, spec.start_date, bookmark)
+        if broken:
+            self.logger.warning(
+                "%s: query '%s': unreadable '%s' in its state %r: taken as counted from %s "
+                "through its bookmark %s",
+                self.name,
+                spec.name,
+                counted.COUNTED_KEY,
+                state.get(counted.COUNTED_KEY),
+                ranges[0][0],
+                bookmark,
+            )
+        self._counted[spec.name] = counted.ever(state, ranges)
+        every = periods_to_count(spec.granularity, spec.start_date, self.settings.end_date, None, 0)
+        later = set(owed)
+        owed = [p for p in every if p in later or not counted.covers(ranges, p)]
+        earlier = len(owed) - len(later)
+        if earlier:
+            self.logger.info(
+                "%s: query '%s' starts %s, before the days counted so far (%s): counting "
+                "its %d %s period(s) outside them once",
+                self.name,
+                spec.name,
+                spec.start_date,
+                ", ".join(f"{first}..{last}" for first, last in ranges),
+                earlier,
+                spec.granularity,
+            )
+        return owed
+
+    def counted(self, spec: QuerySpec) -> list[counted.Range]:
+        """The day ranges `spec` was counted over before this run (by `owed_periods`): a
+        period inside one is a re-count, which Trends never does."""
+        return self._counted.get(spec.name, [])
 
     def job_limit(self) -> int | None:
         """`--test` caps records: plan no more counts than it will take."""
@@ -231,39 +290,45 @@ class ProfileCountsStream(DeliveringStream):
             "event_name": job.spec.event_name,
             "event_properties": list(job.spec.event_properties),
             "granularity": job.spec.granularity,
+            "counted_by": COUNTED_BY[TRENDS_PATH if job.by_trends else self.path],
         }
 
     # --- state -----------------------------------------------------------------------------
 
     @override
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
-        """Move the bookmark forward only, and write STATE at a pace linear in the work.
-
-        The SDK's own increment either refuses a period before the bookmark (is_sorted) or
-        moves the bookmark back to it; neither is right for a lookback re-count. The period
-        comes from what `get_records` emitted, not from the record: a catalog or a map may
-        have dropped `to_date` from it. In BATCH mode the record is only in memory yet: its
-        bookmark waits until the batch file holding it is announced (`announce_batch`).
-        """
+    def _period(self, context: types.Context | None) -> tuple[str, str] | None:
+        """The period comes from what `get_records` emitted, not from the record: a catalog
+        or a map may have dropped `to_date` from it. (The SDK's own increment either refuses
+        a period before the bookmark, is_sorted, or moves the bookmark back to it; neither is
+        right for a lookback re-count: `_advance` only moves forward.)"""
         if context is None:
-            return
+            return None
         name = context["query_name"]
-        self._deliver(latest_record, name, self._emitted[name])
+        return name, self._emitted[name]
 
     @override
     def _advance(self, name: str, to_date: str) -> None:
-        """Set query `name`'s bookmark to `to_date` unless it is already later."""
+        """Set query `name`'s bookmark to `to_date` unless it is already later.
+
+        A provisional period (one ending today, not over) moves nothing, not even the account
+        or fingerprint: the next run must count it again, from the last whole period's bookmark.
+        """
+        if to_date >= self.settings.today.isoformat():
+            return
         spec = self._specs[name]
         state = self.get_context_state({"query_name": name})
         current = read_bookmark(state.get("replication_key_value"))
         changed = state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint
         changed = changed or self._other_account(state)
+        ranges: list[counted.Range] = []
+        if not changed and current is not None:
+            ranges, _ = counted.read(state, spec.start_date, current)
+        period = counted.period_ending(spec.granularity, datetime.date.fromisoformat(to_date))
         if changed or current is None or to_date > current.isoformat():
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = to_date
             state[FINGERPRINT_KEY] = spec.fingerprint
+        state[counted.COUNTED_KEY] = counted.to_state(counted.add(ranges, period))
         state[ACCOUNT_KEY] = self.settings.account_id
 
 
@@ -284,3 +349,28 @@ class EventCountsStream(ProfileCountsStream):
             "count": {"type": ["integer"], "description": "Events counted"},
         },
     }
+    _said_off = False
+
+    # mypy reports a getter-and-setter override as missing @override whatever is marked
+    # (python/mypy#15900): the getter carries it.
+    @property  # type: ignore[explicit-override]
+    @override
+    def selected(self) -> bool:
+        """Selected by the catalog *and* opted into by `count_events`: a Meltano project that
+        added the tap from its definition file selects `*.*` (Meltano drops the definition's
+        `select:`), and that alone must not double the account's API calls."""
+        chosen = bool(self.mask.get((), True))
+        if chosen and not self.settings.count_events:
+            if not self._said_off:
+                self._said_off = True
+                self.logger.info(
+                    "event_counts is selected but count_events is false: not counted (set "
+                    "count_events to true to count events; it doubles the API calls)"
+                )
+            return False
+        return chosen
+
+    @selected.setter
+    def selected(self, value: bool | None) -> None:
+        self.metadata.root.selected = value
+        self._mask = self.metadata.resolve_selection()

@@ -6,6 +6,7 @@ enforces it (see there why the SDK's schema validation is not used for the tap's
 
 from __future__ import annotations
 
+import datetime
 import urllib.parse
 from typing import Any, ClassVar
 
@@ -14,7 +15,9 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
+from .delivery import DeliveringStream
 from .errors import ConfigError
+from .interleave import Waiter
 from .periods import GRANULARITY_PATTERN
 from .queries import OPERATORS
 from .run import Run, plan_run
@@ -23,6 +26,7 @@ from .statefile import problem as state_problem
 from .statefile import unwrap as unwrap_state
 from .streams import EventCountsStream, ProfileCountsStream
 from .tapbase import SingerTap
+from .today import log_today
 
 _FILTER = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Event property name"),
@@ -128,7 +132,8 @@ class TapClevertapCounts(SingerTap):
             "end_date",
             th.DateType,
             description="Last day to count, YYYY-MM-DD; never later than today. "
-            "Default: yesterday in timezone",
+            "Default: yesterday in timezone. Periods ending today are provisional: emitted, "
+            "but the bookmark stays on the last whole period, so the next run counts them again",
         ),
         th.Property(
             "timezone",
@@ -160,7 +165,8 @@ class TapClevertapCounts(SingerTap):
             "poll_timeout_seconds",
             th.NumberType,
             default=DEFAULTS["poll_timeout_seconds"],
-            description="Give up on one pending query after this long",
+            description="Give up on one pending query once it has computed this long, counted "
+            "from its acceptance (waiting for a slot before it does not count)",
         ),
         th.Property(
             "max_concurrent_queries",
@@ -173,16 +179,25 @@ class TapClevertapCounts(SingerTap):
             "backfill_with_trends",
             th.BooleanType,
             default=DEFAULTS["backfill_with_trends"],
-            description="Count daily backlogs of 30 days or more of unfiltered queries through "
-            "CleverTap's Trends API (a year per job), after checking its first and latest day "
-            "against the query's own endpoint; any difference falls back to day by day",
+            description="Count never-counted daily backlogs of 30 days or more of unfiltered "
+            "queries through CleverTap's Trends API (a year per job), after checking 7 days of "
+            "each series (first, last, 5 sampled) against the query's own endpoint; any "
+            "difference falls back to day by day",
+        ),
+        th.Property(
+            "count_events",
+            th.BooleanType,
+            default=DEFAULTS["count_events"],
+            description="Also count events: the event_counts stream (Get Event Count, twice the "
+            "API calls) is counted only when this is true and the catalog selects it",
         ),
         th.Property(
             "busy_timeout_seconds",
             th.NumberType,
             default=DEFAULTS["busy_timeout_seconds"],
-            description="How long one query waits through CleverTap's 429 'too many concurrent "
-            "requests' (another client of the account holds its slots) before the run stops",
+            description="How long the run waits through CleverTap's 429 'too many concurrent "
+            "requests' (another client of the account holds its slots) with none of its queries "
+            "accepted before it stops; each accepted query starts the wait again",
         ),
         th.Property(
             "request_timeout_seconds",
@@ -197,11 +212,17 @@ class TapClevertapCounts(SingerTap):
 
     _settings: Settings | None = None
 
+    def __init__(self, *, now: datetime.datetime | None = None, **kwargs: Any) -> None:
+        """`now`: the instant taken as the present, which decides "today" in `timezone` (the
+        day not over yet) and the default end_date. Tests pin it; the command uses the clock."""
+        self._now = now
+        super().__init__(**kwargs)
+
     @property
     def settings(self) -> Settings:
         """The checked config (checked here too when the tap was built with validation off)."""
         if self._settings is None:
-            self._settings = parse_settings(self._own_config())
+            self._settings = parse_settings(self._own_config(), self._now)
         return self._settings
 
     @classmethod
@@ -225,7 +246,7 @@ class TapClevertapCounts(SingerTap):
         """
         errors: list[str] = []
         try:
-            self._settings = parse_settings(self._own_config())
+            self._settings = parse_settings(self._own_config(), self._now)
         except ConfigError as exc:
             errors.append(str(exc))
         builtin = {k: v for k, v in self.config.items() if k in self._builtin_keys()}
@@ -265,8 +286,18 @@ class TapClevertapCounts(SingerTap):
             counting = [s for s in selected if isinstance(s, ProfileCountsStream)]
             if self._run is None:
                 self._warn_fast_polls()
+                log_today(self.settings, self.logger)
             self._run = plan_run(counting, self.settings, self.logger)
         return self._run
+
+    @override
+    def count_waiter(self, streams: list[DeliveringStream]) -> Waiter:
+        """The run counting every selected stream, planned before any stream's first record,
+        so that no stream waits for another's first count."""
+        counting = [stream for stream in streams if isinstance(stream, ProfileCountsStream)]
+        if not counting:
+            return super().count_waiter(streams)
+        return self.counting_run(counting[0].name, self.settings.queries[0].name)
 
     def _warn_fast_polls(self) -> None:
         """CleverTap asks for 30 s between polls of a pending query; a shorter interval is

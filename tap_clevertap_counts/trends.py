@@ -2,12 +2,21 @@
 
 CleverTap's Trends API answers a whole daily series per job where Get Profile Count and Get
 Event Count answer one day, so a long daily backlog of an unfiltered query costs a few jobs
-instead of hundreds. Its numbers are not documented to equal the query's own endpoint's, so a
-series is trusted only after a check: the backlog's first and latest days are also counted
-through the query's own endpoint (those two counts are the records of those days, so the check
-costs two jobs more than Trends alone, and the days nothing). Any difference, a wrong shape, or
-an error answer from Trends: one warning, and the query's days are counted one by one as
-without the setting. Either way the records are the query's own periods, in its own order.
+instead of hundreds. Its numbers are not documented to equal the query's own endpoint's, so:
+
+- Trends counts only days never counted before. A day owed through `lookback_days` (or a
+  full-table sync) is a re-count, exactly where late data makes two APIs disagree: it always
+  goes to the query's own endpoint, and so does that day for every query sharing the series.
+- One series per question: the unfiltered daily queries of one (endpoint, event) share their
+  days, so overlapping backlogs (two queries with different start dates) make one set of
+  series and checks, and no day is asked twice of either API.
+- A series is trusted only after a check: `CHECKS` days of each series (its first and last day
+  and a sample of the others, seeded by the series so a re-run checks the same days) are also
+  counted through the query's own endpoint. Those counts are the records of those days, so the
+  check costs `CHECKS` jobs more than Trends alone. A difference on a checked day, a wrong
+  shape, or an error answer from Trends: one warning, and the group's days are counted one by
+  one as without the setting. A difference on a day not checked goes undetected: such records
+  say `counted_by: trends`, for a user to audit or re-count.
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import random
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -23,11 +34,11 @@ from typing import Any, Protocol
 
 from .errors import ApiError, StoppedError
 from .periods import Period
-from .queries import QuerySpec
 from .request import TRENDS_PATH
 
-MIN_DAYS = 30  # a backlog this long or longer: 30 jobs become 3 (2 checks and 1 series)
+MIN_DAYS = 30  # never-counted days of one series group: fewer are counted one by one
 MAX_SPAN_DAYS = 365  # public clients cap a Trends request at a year
+CHECKS = 7  # days of each series counted through the own endpoint too: first, last, 5 sampled
 GROUP = "daily"
 _QUOTE = 200
 
@@ -56,22 +67,17 @@ class TrendsRequest:
 
 
 class Host(Protocol):
-    """What a block needs of the run: its slots, its results, its log."""
+    """What a group needs of the run: its slots, its results, its log."""
 
     logger: logging.Logger
 
-    def put(self, position: int, value: int) -> None: ...
+    def put(self, position: int, value: int, *, by_trends: bool = False) -> None: ...
 
     def add(self, lane: str, priority: int, task: Callable[[], None]) -> None: ...
 
     def count_own(self, position: int) -> int: ...
 
     def series(self, request: TrendsRequest, priority: int) -> dict[str, Any]: ...
-
-
-def eligible(spec: QuerySpec, periods: list[Period]) -> bool:
-    """Daily, unfiltered (Trends takes no filters), and a backlog long enough to gain."""
-    return spec.granularity == "day" and not spec.event_properties and len(periods) >= MIN_DAYS
 
 
 def spans(first: datetime.date, last: datetime.date) -> list[Period]:
@@ -105,30 +111,50 @@ def _quote(body: object) -> str:
     return text if len(text) <= _QUOTE else text[:_QUOTE] + "..."
 
 
-class TrendsBlock:
-    """One (stream, query) backlog counted through Trends after its check, or day by day."""
+def sample(request: TrendsRequest) -> list[datetime.date]:
+    """The series' days also counted through the own endpoint: its first and last, and
+    `CHECKS` - 2 of the others drawn at random with the series as seed (the same days on a
+    re-run, whatever the process)."""
+    first, last = request.from_date, request.to_date
+    days = (last - first).days + 1
+    if days <= CHECKS:
+        return [first + datetime.timedelta(days=n) for n in range(days)]
+    seed = zlib.crc32(json.dumps(request.payload(), sort_keys=True).encode())
+    middle = random.Random(seed).sample(range(1, days - 1), CHECKS - 2)
+    return [first + datetime.timedelta(days=n) for n in sorted([0, *middle, days - 1])]
 
-    def __init__(
-        self,
-        host: Host,
-        *,
-        label: str,
-        spec: QuerySpec,
-        own_path: str,
-        unique: bool,
-        start: int,
-        periods: list[Period],
-    ) -> None:
+
+@dataclass(frozen=True)
+class Group:
+    """The never-counted days of one (endpoint, event) that Trends counts: day ordinal -> the
+    plan positions (queries, in plan order) asking for it."""
+
+    label: str  # the queries, for the log
+    own_path: str
+    event_name: str
+    unique: bool
+    days: dict[int, list[int]]
+
+    def positions(self) -> set[int]:
+        return {position for positions in self.days.values() for position in positions}
+
+
+class TrendsGroup:
+    """One group's days counted through Trends after its check, or day by day."""
+
+    def __init__(self, host: Host, group: Group) -> None:
         self._host = host
-        self._label = label
-        self._own_path = own_path
-        self._start = start
-        self._days = [first for first, _ in periods]
-        self._checks = {start: self._days[0], start + len(periods) - 1: self._days[-1]}
+        self._group = group
+        self._priority = min(positions[0] for positions in group.days.values())
+        ordinals = sorted(group.days)
         self._requests = [
-            TrendsRequest(spec.name, spec.event_name, unique, first, last)
-            for first, last in spans(self._days[0], self._days[-1])
+            TrendsRequest(group.label, group.event_name, group.unique, first, last)
+            for run in _runs(ordinals)
+            for first, last in spans(*run)
         ]
+        self._checks = sorted(
+            {day.toordinal() for request in self._requests for day in sample(request)}
+        )
         self._lock = threading.Lock()
         self._left = len(self._checks) + len(self._requests)
         self._own: dict[int, int] = {}  # day ordinal -> the own endpoint's count
@@ -136,22 +162,30 @@ class TrendsBlock:
         self._problem: str | None = None
 
     def queue(self) -> None:
-        """The checks first (the latest day among them), then the series, all at the block's
-        priority: nothing of the block waits behind later blocks."""
-        for position in self._checks:
-            self._host.add(self._own_path, self._start, partial(self._check, position))
+        """The checks, then the series, all at the group's priority: nothing of the group
+        waits behind later blocks."""
+        for day in self._checks:
+            self._host.add(self._group.own_path, self._priority, partial(self._check, day))
         for request in self._requests:
-            self._host.add(TRENDS_PATH, self._start, partial(self._fetch, request))
+            self._host.add(TRENDS_PATH, self._priority, partial(self._fetch, request))
 
-    def _check(self, position: int) -> None:
-        count = self._host.count_own(position)  # the day's record, whatever Trends says
+    def _count_day(self, day: int) -> int:
+        """The day through the own endpoint, once, for every query asking for it."""
+        first, *others = self._group.days[day]
+        count = self._host.count_own(first)
+        for position in others:
+            self._host.put(position, count)
+        return count
+
+    def _check(self, day: int) -> None:
+        count = self._count_day(day)  # the day's records, whatever Trends says
         with self._lock:
-            self._own[self._checks[position].toordinal()] = count
+            self._own[day] = count
         self._part_done()
 
     def _fetch(self, request: TrendsRequest) -> None:
         try:
-            body = self._host.series(request, self._start)
+            body = self._host.series(request, self._priority)
             series = read_series(body, request.from_date, request.to_date)
         except StoppedError:
             raise
@@ -169,32 +203,43 @@ class TrendsBlock:
             if self._left:
                 return
             problem = self._problem or self._disagreement()
+        checked = set(self._checks)
+        rest = [day for day in sorted(self._group.days) if day not in checked]
         if problem is None:
-            for offset, day in enumerate(self._days):
-                position = self._start + offset
-                if position not in self._checks:
-                    self._host.put(position, self._series[day.toordinal()])
+            for day in rest:
+                for position in self._group.days[day]:
+                    self._host.put(position, self._series[day], by_trends=True)
             return
         self._host.logger.warning(
             "%s: %s; counting its %d days one by one through its own endpoint instead",
-            self._label,
+            self._group.label,
             problem,
-            len(self._days),
+            len(self._group.days),
         )
-        for offset in range(len(self._days)):
-            position = self._start + offset
-            if position not in self._checks:
-                self._host.add(self._own_path, position, partial(self._host_count, position))
+        for day in rest:
+            priority = self._group.days[day][0]
+            self._host.add(self._group.own_path, priority, partial(self._recount, day))
 
-    def _host_count(self, position: int) -> None:
-        self._host.count_own(position)
+    def _recount(self, day: int) -> None:
+        self._count_day(day)
 
     def _disagreement(self) -> str | None:
-        for day in self._checks.values():
-            own, trend = self._own[day.toordinal()], self._series[day.toordinal()]
+        for day in self._checks:
+            own, trend = self._own[day], self._series[day]
             if own != trend:
                 return (
-                    f"Trends says {trend} for {day}, the query's own endpoint says {own}: "
-                    "Trends is not trusted for it"
+                    f"Trends says {trend} for {datetime.date.fromordinal(day)}, the query's own "
+                    f"endpoint says {own}: Trends is not trusted for it"
                 )
         return None
+
+
+def _runs(ordinals: list[int]) -> list[tuple[datetime.date, datetime.date]]:
+    """Consecutive days as (first, last) runs: a series never spans a day it must not ask."""
+    out: list[tuple[int, int]] = []
+    for day in ordinals:
+        if out and day == out[-1][1] + 1:
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return [(datetime.date.fromordinal(a), datetime.date.fromordinal(b)) for a, b in out]

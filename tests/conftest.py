@@ -59,6 +59,7 @@ CONTRACT_SETTINGS = frozenset(
         "request_timeout_seconds",
         "busy_timeout_seconds",
         "backfill_with_trends",
+        "count_events",
     }
 )
 
@@ -264,13 +265,15 @@ def run_tap(
     config: dict[str, Any],
     state: dict[str, Any] | None = None,
     catalog: dict[str, Any] | None = None,
+    now: datetime.datetime | None = None,
 ) -> TapRun:
-    """Run the tap in this process (fast), capturing what it writes to stdout."""
+    """Run the tap in this process (fast), capturing what it writes to stdout; `now` pins the
+    instant it takes as the present ("today" in its time zone), else it reads the clock."""
     if isinstance(config.get("passcode"), str) and len(config["passcode"]) >= 8:
         SECRETS.add(config["passcode"])
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        tap = TapClevertapCounts(config=config, state=state, catalog=catalog)
+        tap = TapClevertapCounts(config=config, state=state, catalog=catalog, now=now)
         tap.sync_all()
     assert_no_secret(buffer.getvalue(), "the tap's stdout")
     return parse_output(buffer.getvalue())

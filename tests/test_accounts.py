@@ -58,6 +58,7 @@ def test_every_record_of_both_streams_carries_the_configured_account(
 ) -> None:
     emulator = other_account(make_emulator)
     config = tap_config(emulator, account_id=OTHER, passcode=OTHER_PASSCODE, end_date="2024-03-03")
+    config["count_events"] = True
     run = run_tap(config, catalog=catalog_selecting("profile_counts", "event_counts"))
     assert len(run.records) == len(run.event_records) == 6
     assert {r["account_id"] for r in run.records + run.event_records} == {OTHER}

@@ -6,19 +6,17 @@ record is in no announced file (lost on resume), and a resumed run must not deli
 period its state already covers (lookback_days is 0). What the killed run announced after its
 last STATE is delivered again by the resumed run: that is what a STATE that had not caught up
 means, and the primary key makes it an upsert. SIGTERM and SIGINT announce what the tap has
-read first, then write the final STATE: after them nothing at all is delivered twice.
+read first, then write the final STATE: after them nothing at all is delivered twice
+(test_stops.py, at random moments, both modes).
 
-Every check holds whenever the signal lands; the emulator's jobs take half a second, so the
+Every check holds whenever the signal lands; the emulator's jobs take 0.15 s, so the
 signal normally lands midway (the test prints how many did).
 """
 
 from __future__ import annotations
 
 import datetime
-import gzip
-import json
 import signal
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,12 +31,12 @@ from . import oracle
 from .conftest import (
     LAUNCHES,
     PIZZA,
-    TAP_COMMAND,
     TapRun,
     assert_exact,
     bookmarks,
     tap_config,
 )
+from .delivered import Delivered, batch_config, run_until
 
 START, END = datetime.date(2024, 2, 1), datetime.date(2024, 2, 15)
 QUERIES: list[dict[str, Any]] = [PIZZA, LAUNCHES]
@@ -77,61 +75,31 @@ def run_batch(
     """Run the command in BATCH mode from `state`; with `stop` = (k, signal), send the signal
     as soon as the k-th STATE has been read. Checks, message by message, that no STATE passes
     a period whose record is not in a file announced before it."""
-    folder.mkdir(parents=True)
     config = tap_config(
         emulator,
         start_date=START.isoformat(),
         end_date=END.isoformat(),
         queries=QUERIES,
-        batch_config={
-            "encoding": {"format": "jsonl", "compression": "gzip"},
-            "storage": {"root": folder.as_uri(), "prefix": "batch-"},
-            "batch_size": 4,
-        },
+        batch_config=batch_config(folder, 4),
     )
-    (folder / "config.json").write_text(json.dumps(config))
-    command = [*TAP_COMMAND, "--config", str(folder / "config.json")]
-    if state is not None:
-        (folder / "state.json").write_text(json.dumps(state))
-        command += ["--state", str(folder / "state.json")]
-    run = BatchRun(returncode=0, stderr="", killed=False)
-    covered = bookmarks(state)  # what the target has, per query: the given state, then files
-    with (folder / "stderr.txt").open("w") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        assert process.stdout is not None
-        try:
-            for line in process.stdout:
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    assert stop is not None and stop[1] == signal.SIGKILL, line
-                    continue  # the line the kill cut: a target never sees it whole
-                run.last_message = message["type"]
-                if message["type"] == "BATCH":
-                    for url in message["manifest"]:
-                        with gzip.open(url.removeprefix("file://"), "rt") as file:
-                            batch = [json.loads(row) for row in file]
-                        run.records += batch
-                        for record in batch:
-                            name, to_date = record["query_name"], record["to_date"]
-                            covered[name] = max(covered.get(name, ""), to_date)
-                elif message["type"] == "STATE":
-                    for name, bookmark in bookmarks(message["value"]).items():
-                        assert bookmark <= covered.get(name, ""), (name, bookmark, covered)
-                    run.states.append(message["value"])
-                    stopping = stop is not None and len(run.states) == stop[0]
-                    if stop is not None and stopping and process.poll() is None:
-                        process.send_signal(stop[1])
-                        run.killed = True
-                assert message["type"] != "RECORD"
-            process.wait(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            process.stdout.close()
-    run.returncode = process.returncode
-    run.stderr = (folder / "stderr.txt").read_text()
+    given = bookmarks(state)
+
+    def watch(out: Delivered, message: dict[str, Any]) -> bool:
+        assert message["type"] != "RECORD"
+        if message["type"] != "STATE":
+            return False
+        covered = dict(given)  # what the target has, per query: the given state, then files
+        for _, name, to_date in out.periods:
+            covered[name] = max(covered.get(name, ""), to_date)
+        for name, bookmark in bookmarks(message["value"]).items():
+            assert bookmark <= covered.get(name, ""), (name, bookmark, covered)
+        return stop is not None and len(out.states) == stop[0]
+
+    signal_ = signal.Signals(stop[1]) if stop is not None else signal.SIGTERM
+    done = run_until(folder, config, watch, signal_, state=state)
+    out = done.delivered
+    assert out.cut == 0 or signal_ == signal.SIGKILL  # a line cut by a kill, never whole
+    run = BatchRun(done.returncode, done.stderr, done.signalled, out.records, out.states, out.last)
     assert "Traceback" not in run.stderr
     assert_exact(emulator, config, TapRun(records=run.records))
     return run
@@ -171,29 +139,9 @@ def test_a_full_batch_run_states_and_files(emulator: Emulator, tmp_path: Path) -
 def test_sigkill_right_after_each_state_then_resume(
     make_emulator: Callable[..., Emulator], tmp_path: Path, k: int
 ) -> None:
-    emulator = make_emulator(seed=3, job_seconds=0.5)
+    emulator = make_emulator(seed=3, job_seconds=0.15)
     stopped = run_batch(emulator, tmp_path / "killed", None, (k, signal.SIGKILL))
     assert stopped.returncode in (0, -signal.SIGKILL)
     print(f"SIGKILL after STATE {k}: landed {stopped.returncode != 0}")
     emulator.clear_log()
     check_resumed(emulator, tmp_path, stopped)
-
-
-@pytest.mark.parametrize(
-    ("k", "sig"),
-    [(k, signal.SIGTERM) for k in range(1, STATES_IN_A_FULL_RUN)] + [(1, signal.SIGINT)],
-)
-def test_sigterm_and_sigint_announce_what_was_read_then_a_final_state(
-    make_emulator: Callable[..., Emulator], tmp_path: Path, k: int, sig: signal.Signals
-) -> None:
-    emulator = make_emulator(seed=4, job_seconds=0.5)
-    stopped = run_batch(emulator, tmp_path / "stopped", None, (k, sig))
-    print(f"{sig.name} after STATE {k}: landed {stopped.returncode != 0}")
-    assert stopped.returncode in (0, 128 + sig, -sig)  # -sig: at exit, handler gone
-    assert stopped.last_message == "STATE"
-    # the final STATE covers every file announced: nothing is delivered twice on resume
-    final = bookmarks(stopped.states[-1])
-    for name, _, to_date in stopped.periods():
-        assert to_date <= final[name]
-    resumed = check_resumed(emulator, tmp_path, stopped)
-    assert not set(stopped.periods()) & set(resumed.periods())

@@ -229,3 +229,24 @@ def test_the_command_names_the_catalog_file(emulator: Emulator, tmp_path: Path) 
         '"metadata" is not a list of {breadcrumb, metadata} objects'
     )
     assert emulator.requests() == []
+
+
+def test_counted_by_is_discovered_and_a_catalog_saved_before_it_still_syncs(
+    emulator: Emulator,
+) -> None:
+    for entry in discovered()["streams"]:
+        prop = entry["schema"]["properties"]["counted_by"]
+        assert set(prop["enum"]) == {"profiles", "events", "trends"}
+        assert "string" in prop["type"]
+
+    def forget(entry: dict[str, Any]) -> None:  # a catalog --discover wrote before 0.2.0
+        del entry["schema"]["properties"]["counted_by"]
+        entry["metadata"] = [
+            m for m in entry["metadata"] if m["breadcrumb"] != ["properties", "counted_by"]
+        ]
+
+    config = tap_config(emulator, end_date="2024-03-02")
+    run = run_tap(config, catalog=edited(forget))
+    assert len(run.records) == 4
+    assert all("counted_by" not in record for record in run.records)
+    assert bookmarks(run.state) == {"pizza": "2024-03-02", "launches": "2024-03-02"}

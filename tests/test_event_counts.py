@@ -76,7 +76,7 @@ def test_without_a_catalog_only_profiles_are_counted(emulator: Emulator) -> None
 
 
 def test_event_counts_are_exact_and_count_occurrences_not_profiles(emulator: Emulator) -> None:
-    config = tap_config(emulator, end_date="2024-03-07")
+    config = tap_config(emulator, end_date="2024-03-07", count_events=True)
     run = run_tap(config, catalog=catalog_selecting("event_counts"))
     assert run.records == []
     assert len(run.event_records) == 14
@@ -93,7 +93,7 @@ def test_event_counts_are_exact_and_count_occurrences_not_profiles(emulator: Emu
 
 def test_event_counts_resume_from_their_own_bookmarks(emulator: Emulator) -> None:
     catalog = catalog_selecting("event_counts", "profile_counts")
-    first = run_tap(tap_config(emulator, end_date="2024-03-04"), catalog=catalog)
+    first = run_tap(tap_config(emulator, end_date="2024-03-04", count_events=True), catalog=catalog)
     state = first.state
     assert state is not None
     assert bookmarks(state, "event_counts") == {"pizza": "2024-03-04", "launches": "2024-03-04"}
@@ -103,7 +103,7 @@ def test_event_counts_resume_from_their_own_bookmarks(emulator: Emulator) -> Non
             partition["replication_key_value"] = "2024-03-06"
 
     emulator.clear_log()
-    config = tap_config(emulator, end_date="2024-03-06")
+    config = tap_config(emulator, end_date="2024-03-06", count_events=True)
     second = run_tap(config, state=state, catalog=catalog)
     assert [(r["query_name"], r["to_date"]) for r in second.event_records] == [
         ("pizza", "2024-03-05"),
@@ -129,7 +129,9 @@ def test_both_streams_in_one_run_ask_each_period_once(make_emulator: Any) -> Non
         {**LAUNCHES, "name": "weekly", "granularity": "week"},
         {"name": "wau", "event_name": "Charged", "granularity": "rolling_7d"},
     ]
-    config = tap_config(emulator, start_date="2024-03-01", end_date="2024-03-24", queries=queries)
+    config = tap_config(
+        emulator, start_date="2024-03-01", end_date="2024-03-24", queries=queries, count_events=True
+    )
     run = run_tap(config, catalog=catalog_selecting("profile_counts", "event_counts"))
     assert_exact(emulator, config, run)
     expected: Counter[tuple[str, str, int, int]] = Counter()

@@ -13,25 +13,18 @@ from tap_clevertap_counts import delivery
 from tap_clevertap_counts.emulator import Emulator
 
 from .conftest import bookmarks, run_tap, tap_config
+from .delivered import batch_config
 
 
 def kinds(stdout: str) -> list[str]:
     return [json.loads(line)["type"] for line in stdout.splitlines()]
 
 
-def batch_config(folder: Path) -> dict[str, Any]:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": folder.as_uri(), "prefix": "batch-"},
-        "batch_size": 3,
-    }
-
-
 @pytest.mark.parametrize("mode", ["records", "batch"])
 def test_a_lookback_recount_ends_with_a_state_though_no_bookmark_moved(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    extra = {"batch_config": batch_config(tmp_path)} if mode == "batch" else {}
+    extra = {"batch_config": batch_config(tmp_path, 3)} if mode == "batch" else {}
     config = tap_config(emulator, end_date="2024-03-04", **extra)
     first = run_tap(config)
     assert first.state is not None

@@ -10,7 +10,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 import tomllib
 import venv
 import zipfile
@@ -46,14 +45,6 @@ def test_the_version_has_one_source() -> None:
     assert about()["version"] == tap_clevertap_counts.__version__
 
 
-def test_the_changelog_has_unreleased_on_top_and_this_version() -> None:
-    headings = re.findall(
-        r"^## \[([^\]]+)\]", (REPO / "CHANGELOG.md").read_text(encoding="utf-8"), re.MULTILINE
-    )
-    assert headings[0] == "Unreleased"
-    assert tap_clevertap_counts.__version__ in headings
-
-
 def test_the_license_is_the_one_pyproject_names() -> None:
     project = pyproject()["project"]
     assert project["license"] == "Apache-2.0"
@@ -66,14 +57,19 @@ def test_the_license_is_the_one_pyproject_names() -> None:
 # --- the README's generated section ------------------------------------------------------------
 
 
-def test_the_readme_settings_section_matches_about() -> None:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "readme.py"), "--check"],
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python scripts/NAME.py ARGS` with this interpreter, as make runs it."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / f"{name}.py"), *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_the_readme_settings_section_matches_about() -> None:
+    done = run_script("readme", "--check")
     assert done.returncode == 0, done.stderr  # "... run `make readme` and commit README.md"
 
 
@@ -171,24 +167,96 @@ def test_the_wheel_holds_the_tap_the_emulator_and_the_license(wheel: Path) -> No
     assert wheel.name.startswith(f"tap_clevertap_counts-{tap_clevertap_counts.__version__}-")
 
 
-def test_the_wheel_installs_and_runs_in_a_clean_venv(
-    clean_venv: Path, wheel: Path, tmp_path: Path
-) -> None:
-    """The wheel and its dependencies from the index into the clean venv; then both commands,
-    from the installed copy."""
-    started = time.monotonic()
-    bin_dir = clean_venv / "bin"
-    run_in(tmp_path, bin_dir / "pip", "install", "-q", "--no-input", wheel, timeout=600)
+@pytest.fixture(scope="module")
+def installed(clean_venv: Path, wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clean venv with the wheel and its dependencies from the index; its bin/."""
+    pip = clean_venv / "bin" / "pip"
+    run_in(
+        tmp_path_factory.mktemp("install"), pip, "install", "-q", "--no-input", wheel, timeout=600
+    )
+    return clean_venv / "bin"
+
+
+def test_the_wheel_installs_and_runs_in_a_clean_venv(installed: Path, tmp_path: Path) -> None:
+    """Both commands from the installed copy; then the release workflow's smoke test (`--about`
+    and a short sync against the installed emulator) as the workflow runs it."""
     info = json.loads(
-        run_in(tmp_path, bin_dir / "tap-clevertap-counts", "--about", "--format=json")
+        run_in(tmp_path, installed / "tap-clevertap-counts", "--about", "--format=json")
     )
     assert info["name"] == DIST
     assert info["version"] == tap_clevertap_counts.__version__
-    assert "CleverTap" in run_in(tmp_path, bin_dir / "clevertap-counts-emulator", "--help")
+    assert "CleverTap" in run_in(tmp_path, installed / "clevertap-counts-emulator", "--help")
     where = run_in(
-        tmp_path, bin_dir / "python", "-c", "import tap_clevertap_counts as t; print(t.__file__)"
+        tmp_path, installed / "python", "-c", "import tap_clevertap_counts as t; print(t.__file__)"
     )
-    assert Path(where.strip()).is_relative_to(clean_venv)  # the installed copy, not the checkout
-    print(
-        f"wheel installed into a clean venv, both commands run: {time.monotonic() - started:.1f} s"
+    assert Path(where.strip()).is_relative_to(installed.parent)  # the installed copy
+    smoke = REPO / "scripts" / "smoke_wheel.py"
+    out = run_in(tmp_path, installed / "python", smoke, "--version", f"v{info['version']}")
+    assert out == f"tap-clevertap-counts {info['version']}: --about and a sync of 7 exact records\n"
+
+
+def last_commit_of(version: str) -> str:
+    """The newest commit whose `__version__` was `version`: the parent of the commit that
+    changed that line (git history, not tags: a clone may have none)."""
+    changed = subprocess.run(
+        [
+            "git",
+            "log",
+            "-1",
+            "--format=%H",
+            f'-G__version__ = "{version}"',
+            "--",
+            "tap_clevertap_counts/__init__.py",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not changed:
+        pytest.fail(
+            f"no commit changed __version__ {version}: a shallow clone? (git fetch --unshallow)"
+        )
+    return f"{changed}^"
+
+
+def about_of(bin_dir: Path, folder: Path) -> dict[str, Any]:
+    info: dict[str, Any] = json.loads(
+        run_in(folder, bin_dir / "tap-clevertap-counts", "--about", "--format=json")
+    )
+    return info
+
+
+def test_a_wheel_of_head_upgrades_an_install_of_0_1_0(
+    installed: Path, wheel: Path, tmp_path: Path
+) -> None:
+    """The 0.1.0 code said 0.1.0 until 0.2.0 was cut, so a new wheel over it was "already
+    installed". Now: the last 0.1.0 commit's wheel, then HEAD's over it, plainly (`pip install
+    WHEEL`, as a user upgrades); the new code runs."""
+    source = tmp_path / "v0.1.0"
+    source.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", last_commit_of("0.1.0")],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    old_dist = tmp_path / "old"
+    pip = installed / "pip"
+    run_in(tmp_path, pip, "wheel", "-q", "--no-deps", "--wheel-dir", old_dist, source, timeout=600)
+    (old_wheel,) = old_dist.glob("*.whl")
+    assert old_wheel.name.startswith("tap_clevertap_counts-0.1.0-")
+
+    code = "import tap_clevertap_counts as t; print(t.__version__)"  # the code's, not metadata
+    run_in(tmp_path, pip, "install", "-q", "--no-deps", old_wheel)  # the dependencies are there
+    assert about_of(installed, tmp_path)["version"] == "0.1.0"
+    assert run_in(tmp_path, installed / "python", "-c", code) == "0.1.0\n"
+
+    out = run_in(tmp_path, pip, "install", "--no-deps", wheel)
+    assert "already installed" not in out
+    assert about_of(installed, tmp_path)["version"] == tap_clevertap_counts.__version__
+    assert (
+        run_in(tmp_path, installed / "python", "-c", code)
+        == f"{tap_clevertap_counts.__version__}\n"
     )

@@ -63,3 +63,14 @@ def test_blocks_of_two_streams_and_empty_ones_between_them() -> None:
     ]
     assert plan.spans()[E, "a"] == (2, 2)
     assert plan.spans()[E, "b"] == (2, 3)
+
+
+def test_positions_counted_by_trends_are_left_out_of_the_shared_questions() -> None:
+    """Two queries asking the same days: positions Trends serves neither own nor repeat a
+    question; the rest still share theirs, and a job knows whether Trends counted it."""
+    plan = Plan([(P, spec("a"), days(1, 3)), (P, spec("b"), days(1, 3))])
+    paths = {P: "/1/counts/profiles.json"}
+    assert plan.duplicates(paths) == {0: [3], 1: [4], 2: [5]}
+    assert plan.duplicates(paths, exclude={0, 3, 1}) == {2: [5]}
+    plan.mark_trends(4)
+    assert [job.by_trends for job in plan] == [False, False, False, False, True, False]

@@ -40,6 +40,7 @@ def both_streams(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
         end_date=f"2024-03-{DAYS:02d}",
         queries=[LAUNCHES],
         max_concurrent_queries=3,
+        count_events=True,
         **overrides,
     )
 

@@ -105,7 +105,8 @@ def test_a_changed_window_length_restarts_only_that_query(emulator: Emulator) ->
     # counted again from the tap's start (2024-02-01 now), as 28-day windows
     assert active == windows(28, D(2024, 2, 1), D(2024, 3, 16))
     daily = [r["to_date"] for r in second.records if r["query_name"] == "daily"]
-    assert daily == ["2024-03-16"]  # the unchanged query keeps its bookmark
+    # the unchanged query keeps its bookmark, and counts the days before its old start once
+    assert daily == [f"2024-02-{day:02d}" for day in range(1, 30)] + ["2024-03-16"]
     assert {r["granularity"] for r in second.records if r["query_name"] == "active"} == {
         "rolling_28d"
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import threading
-import zoneinfo
 from typing import Any
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, Emulator, ManualClock
@@ -81,6 +80,7 @@ def test_records_carry_the_contract_fields(emulator: Emulator) -> None:
         "event_name": "choseNewFavoriteFood",
         "event_properties": [{"name": "value", "operator": "contains", "value": "piz"}],
         "granularity": "day",
+        "counted_by": "profiles",
     }
     assert_exact(emulator, config, run)
     # ascending to_date within each query, queries in config order
@@ -190,21 +190,16 @@ def test_a_query_start_date_overrides_the_tap_start_date(emulator: Emulator) -> 
 
 
 def test_end_date_defaults_to_yesterday_in_the_account_time_zone(make_emulator: Any) -> None:
-    emulator = make_emulator(today=None)  # the emulator's clock is the real one
-
-    def yesterday(zone: str) -> str:
-        today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date()
-        return (today - datetime.timedelta(days=1)).isoformat()
-
+    """At 11:00 UTC on March 31 (the tap's `now`, not the clock) it is April 1 in Kiritimati
+    (UTC+14) and still March 31 in Pago Pago (UTC-11) and UTC."""
+    emulator = make_emulator(today=datetime.date(2024, 4, 1))
+    now = datetime.datetime(2024, 3, 31, 11, tzinfo=datetime.UTC)
+    expected = {"Pacific/Kiritimati": "2024-03-31", "Pacific/Pago_Pago": "2024-03-30"}
     for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"):
-        before = yesterday(zone)
-        start = datetime.date.fromisoformat(before) - datetime.timedelta(days=2)
-        config = tap_config(emulator, start_date=start.isoformat(), timezone=zone)
+        config = tap_config(emulator, start_date="2024-03-27", timezone=zone)
         del config["end_date"]
-        run = run_tap(config)
-        # the run may straddle midnight there: yesterday as of its start or of its end
-        expected = {before, yesterday(zone)}
-        assert run.records[-1]["to_date"] in expected, zone
+        run = run_tap(config, now=now)
+        assert run.records[-1]["to_date"] == expected.get(zone, "2024-03-30"), zone
         assert max(r["to_date"] for r in run.records) == run.records[-1]["to_date"]
 
 

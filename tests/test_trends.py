@@ -46,6 +46,8 @@ ELIGIBLE = ("launches", "charged")
 START, END = datetime.date(2024, 1, 1), datetime.date(2024, 3, 31)
 BOTH = ("profile_counts", "event_counts")
 THRESHOLD_DAYS = 30  # documented in the README's Speed section
+CHECKED_DAYS = 7  # days of each series also counted through the own endpoint (documented)
+OWN_NAME = {PROFILES: "profiles", EVENTS: "events"}
 Date = datetime.date
 
 
@@ -55,6 +57,7 @@ def config_for(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
         "end_date": END.isoformat(),
         "queries": QUERIES,
         "max_concurrent_queries": 3,
+        "count_events": True,  # the tests that select event_counts count it
     }
     return tap_config(emulator, **{**settings, **overrides})
 
@@ -68,15 +71,19 @@ def submits(emulator: Emulator, path: str) -> list[dict[str, Any]]:
 
 
 def state_with(marks: dict[str, str], reference: TapRun) -> dict[str, Any]:
-    """A state holding `marks` as bookmarks, with the fingerprints a real run wrote."""
+    """A state holding `marks` as bookmarks, with the fingerprints a real run wrote (a bookmark
+    moved back by hand would make the days after it re-counts, never Trends')."""
     assert reference.state is not None
     state: dict[str, Any] = {"bookmarks": {}}
     for stream, entry in reference.state["bookmarks"].items():
         partitions = []
         for partition in entry["partitions"]:
             name = partition["context"]["query_name"]
-            if name in marks:
-                partitions.append({**partition, "replication_key_value": marks[name]})
+            if name in marks:  # as a run from START to the mark wrote it
+                counted = [[START.isoformat(), marks[name]]]
+                partitions.append(
+                    {**partition, "replication_key_value": marks[name], "counted": counted}
+                )
         state["bookmarks"][stream] = {"partitions": partitions}
     return state
 
@@ -141,19 +148,34 @@ def test_the_same_records_order_and_bookmarks_as_without_it(
                 mark = final_bookmark([(d, d) for d in mine], before)
                 assert bookmarks(run.state, stream).get(name) == (mark and mark.isoformat())
         if with_trends:
-            check_requests(emulator, expected)
-    assert runs[True].records == runs[False].records
-    assert runs[True].event_records == runs[False].event_records
+            check_requests(emulator, expected, marks, run)
+        else:
+            assert {r["counted_by"] for r in run.records} == {"profiles"}
+            assert {r["counted_by"] for r in run.event_records} == {"events"}
+    for stream in ("records", "event_records"):
+        with_it, without = (
+            [{k: v for k, v in r.items() if k != "counted_by"} for r in getattr(runs[on], stream)]
+            for on in (True, False)
+        )
+        assert with_it == without
     assert runs[True].state == runs[False].state
 
 
-def check_requests(emulator: Emulator, expected: list[tuple[str, str, str]]) -> None:
-    """One Trends job per eligible (stream, query) and the check's two days on its own
-    endpoint (the first and the latest owed); every other query asked period by period."""
-    for path, unique in ((PROFILES, True), (EVENTS, False)):
+def check_requests(
+    emulator: Emulator, expected: list[tuple[str, str, str]], marks: dict[str, str], run: TapRun
+) -> None:
+    """One Trends job per eligible (stream, query), over its never-counted days only; on its
+    own endpoint, its re-counted (lookback) days and 7 checked days of the series, the first
+    and the last among them; every other query asked period by period. Records of the days
+    Trends counted say so."""
+    for path, unique, records in (
+        (PROFILES, True, run.records),
+        (EVENTS, False, run.event_records),
+    ):
         own = Counter((b["event_name"], b["from"], b["to"]) for b in submits(emulator, path))
         trends = [b for b in submits(emulator, TRENDS) if b["unique"] is unique]
         assert len(trends) == len(ELIGIBLE)
+        by = {(r["query_name"], r["to_date"]): r["counted_by"] for r in records}
         for query in QUERIES:
             name, event = str(query["name"]), str(query["event_name"])
             days = [
@@ -163,12 +185,23 @@ def check_requests(emulator: Emulator, expected: list[tuple[str, str, str]]) -> 
             ]
             asked = sorted((a, b) for (e, a, b), _ in own.items() if e == event and (a, b) in days)
             if name in ELIGIBLE:
-                assert asked == [days[0], days[-1]], name
+                mark = int(marks.get(name, "0").replace("-", ""))
+                recount = [d for d in days if d[1] <= mark]
+                fresh = [d for d in days if d[1] > mark]
+                checked = sorted(set(asked) - set(recount))
+                assert set(recount) <= set(asked), name
+                assert len(checked) == CHECKED_DAYS, name
+                assert checked[0] == fresh[0] and checked[-1] == fresh[-1], name
                 (series,) = [b for b in trends if b["event_name"] == event]
-                assert (series["from"], series["to"]) == (days[0][0], days[-1][1])
+                assert (series["from"], series["to"]) == (fresh[0][0], fresh[-1][1])
                 assert series["groups"] == {"daily": {"trend_type": "daily"}}
+                for day in days:
+                    iso = ymd(day[1]).isoformat()
+                    assert by[name, iso] == (OWN_NAME[path] if day in asked else "trends")
             elif name != "weekly":  # weekly shares its event with launches: judged by days
                 assert asked == days, name
+            if name not in ELIGIBLE:
+                assert {by[name, b] for n, _, b in expected if n == name} == {OWN_NAME[path]}
         assert max(own.values()) == 1
 
 
@@ -185,7 +218,7 @@ def test_a_backlog_shorter_than_the_threshold_is_counted_day_by_day(
         assert_exact(emulator, config, run)
         assert len(run.records) == days
         assert bool(submits(emulator, TRENDS)) is through_trends
-        assert len(submits(emulator, PROFILES)) == (2 if through_trends else days)
+        assert len(submits(emulator, PROFILES)) == (CHECKED_DAYS if through_trends else days)
 
 
 def test_a_backlog_over_a_year_is_asked_in_spans_of_at_most_a_year(
@@ -209,6 +242,7 @@ def test_a_backlog_over_a_year_is_asked_in_spans_of_at_most_a_year(
         assert first == last + datetime.timedelta(days=1)
     assert all((b - a).days + 1 <= 365 for a, b in spans)
     assert len(spans) == 2
+    assert len(submits(emulator, PROFILES)) == 2 * CHECKED_DAYS  # each series checked
 
 
 def test_identical_queries_share_one_series_and_one_check(
@@ -227,7 +261,7 @@ def test_identical_queries_share_one_series_and_one_check(
     assert len(submits(emulator, TRENDS)) == 1
     own = Counter((b["event_name"], b["from"]) for b in submits(emulator, PROFILES))
     assert max(own.values()) == 1
-    assert sum(1 for event, _ in own if event == "App Launched") == 2
+    assert sum(1 for event, _ in own if event == "App Launched") == CHECKED_DAYS
     assert sum(1 for event, _ in own if event == "choseNewFavoriteFood") == days
 
 

@@ -243,7 +243,12 @@ class CountsAPI:
             return Outgoing(400, m.fail(rejected.error)), True
         if over_limit:
             return _fail(m.TOO_MANY_CONCURRENT), True
-        answer = trends.series(self.store, query, disagree=config.trends_disagree)
+        answer = trends.series(
+            self.store,
+            query,
+            disagree=config.trends_disagree,
+            wrong_days=config.trends_wrong_days,
+        )
         return self._start(config, slots, "trends", 0, answer)
 
     def _start(

@@ -40,6 +40,7 @@ class EmulatorConfig:
     log_path: pathlib.Path | None = None
     trends_off: bool = False
     trends_disagree: bool = False
+    trends_wrong_days: tuple[datetime.date, ...] = ()  # the unique series one higher on these
 
     def __post_init__(self) -> None:
         check_config(self)

@@ -123,6 +123,10 @@ class Emulator:
         if kind == "redirect":
             self._api.redirect.start()
 
+    def clear_injections(self) -> None:
+        """Forget the forced answers not yet given: a fault that lasts until the test ends it."""
+        self._api.injections.clear()
+
     def inflight_peak(self) -> int:
         """The most slots one API (or the account, with shared_limit) ever held at once, counting
         rejected arrivals too."""

@@ -3,7 +3,8 @@
 Only what the tap relies on is emulated: daily groups, `unique` (profiles) or not (events),
 no `event_properties`, at most a year per request. Its daily numbers are the emulator's own
 profile and event counts of each day, unless a switch says otherwise: `trends_disagree` makes
-the unique series one higher than Get Profile Count, `trends_off` makes the path unknown (404),
+the unique series one higher than Get Profile Count (`trends_wrong_days`: on those days only),
+`trends_off` makes the path unknown (404),
 so the tap's check and fallback can be tested against a Trends that cannot be trusted.
 """
 
@@ -71,12 +72,19 @@ def parse_trends(body: object, today: datetime.date) -> TrendsQuery:
     return TrendsQuery(event_name, from_date, to_date, unique, tuple(groups))
 
 
-def series(store: EventStore, query: TrendsQuery, *, disagree: bool) -> dict[str, Any]:
+def series(
+    store: EventStore,
+    query: TrendsQuery,
+    *,
+    disagree: bool,
+    wrong_days: tuple[datetime.date, ...] = (),
+) -> dict[str, Any]:
     """The success answer: one `{"YYYYMMDD": count}` object per group key."""
     daily: dict[str, int] = {}
     for day in days_between(query.from_date, query.to_date):
         count = store.count_filtered(query.unique, query.event_name, (), day, day)
-        daily[day.strftime("%Y%m%d")] = count + (1 if disagree and query.unique else 0)
+        wrong = query.unique and (disagree or day in wrong_days)
+        daily[day.strftime("%Y%m%d")] = count + (1 if wrong else 0)
     answer: dict[str, Any] = {"status": "success"}
     for key in query.groups:
         answer[key] = dict(daily)

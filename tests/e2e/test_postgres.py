@@ -195,6 +195,7 @@ def test_column_types(loads: Loads) -> None:
         "event_name": "text",
         "event_properties": cols["event_properties"].data_type,  # test_event_properties_is_jsonb
         "granularity": "text",
+        "counted_by": "text",
     }
     assert {name for name, c in cols.items() if not c.nullable} == {
         "account_id",
