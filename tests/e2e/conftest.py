@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,14 @@ def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     project = Project.create(tmp_path_factory.mktemp("meltano-project"))
     project.meltano("install", timeout=600)
     return project
+
+
+@pytest.fixture(scope="session")
+def dev_queries(meltano_project: Project) -> list[dict[str, Any]]:
+    """The `dev` environment's queries as Meltano hands them to the tap (`meltano invoke
+    --dump=config`), asked once per session for every test that runs them."""
+    queries: list[dict[str, Any]] = meltano_project.dump_config()["queries"]
+    return queries
 
 
 @pytest.fixture

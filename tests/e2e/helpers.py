@@ -8,6 +8,8 @@ import datetime
 import json
 import os
 import pathlib
+import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -288,3 +290,28 @@ def assert_table(rows: list[Row], truth: dict[Period, int], queries: list[dict[s
         assert row.event_name == query["event_name"]
         assert row.event_properties == query.get("event_properties", [])
         assert row.granularity == query.get("granularity", "day")
+
+
+def doc_commands(guide: str, heading: str) -> list[list[str]]:
+    """The commands of the first bash block under `heading` in docs/`guide`, each as its words:
+    the tests run a guide's own lines, so the guide and its test cannot drift apart."""
+    text = (REPO / "docs" / guide).read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1] if heading else text
+    match = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert match, f"a bash block in docs/{guide} under {heading!r}"
+    commands: list[list[str]] = []
+    pending = ""
+    for line in match.group(1).splitlines():
+        pending = f"{pending}\n{line}" if pending else line
+        if pending.endswith("\\"):  # a continued line
+            pending = pending[:-1]
+            continue
+        try:
+            words = shlex.split(pending, comments=True)
+        except ValueError:  # a quoted argument that goes on over the next line
+            continue
+        if words:
+            commands.append(words)
+        pending = ""
+    assert not pending, f"docs/{guide}: an unfinished command"
+    return commands

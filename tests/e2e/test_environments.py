@@ -18,12 +18,13 @@ import pathlib
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
-from tests.e2e.helpers import REPO, TAP, Project, clean_env, read_rows
+from tests.e2e.helpers import REPO, TAP, Project, clean_env, doc_commands, read_rows
 
 PROD_ACCOUNT = "PROD-ACCOUNT-0042"
 PROD_SECRET = "prod-secret-Zq9xW4"  # made up: it must never reach dev or demo
@@ -31,22 +32,36 @@ TERMINAL_SECRET = "terminal-secret-Kp3m"
 PROD_STATE_ID = f"prod:{TAP}-to-target-duckdb"
 END = datetime.date(2025, 6, 8)
 START = END - datetime.timedelta(days=6)
+# docs/real-account.md's placeholders, and what this test gives in their place.
+PLACEHOLDERS = {"YOUR-ACCOUNT-ID": PROD_ACCOUNT, "YOUR-PASSCODE": PROD_SECRET}
 
 
-def readme_prod_setup(project: Project) -> None:
-    """docs/real-account.md's commands, up to the run."""
-    settings = {
-        "account_id": PROD_ACCOUNT,
-        "passcode": PROD_SECRET,
-        "region": "in1",
-        "timezone": "Asia/Kolkata",
-        "start_date": "2025-01-01",
-    }
-    for name, value in settings.items():
-        project.meltano("--environment=prod", "config", "set", TAP, name, value)
+def real_account_setup(project: Project) -> None:
+    """docs/real-account.md's `config set` commands, as written (its placeholders filled in)."""
+    commands = doc_commands("real-account.md", "Select the `prod` environment")
+    setup = [c for c in commands if c[:4] == ["meltano", "--environment=prod", "config", "set"]]
+    assert {c[5] for c in setup} >= {"account_id", "passcode", "region", "timezone", "queries"}
+    filled = [[PLACEHOLDERS.get(word, word) for word in c] for c in setup]
+    assert [c for c in filled if set(PLACEHOLDERS.values()) & set(c)], "the placeholders"
+    for command in filled:
+        project.meltano(*command[1:])
     dotenv = (project.root / ".env").read_text(encoding="utf-8")
     assert PROD_SECRET in dotenv, "meltano config set writes a sensitive setting to .env"
     assert PROD_SECRET not in project.yml.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def prod_project(meltano_project: Project) -> Iterator[Project]:
+    """The session's project after the guide's prod set-up, made once for this module's tests
+    (each only reads it, or puts back what it changes); put back as it was afterwards."""
+    original = meltano_project.yml.read_text(encoding="utf-8")
+    dotenv = meltano_project.root / ".env"
+    try:
+        real_account_setup(meltano_project)
+        yield meltano_project
+    finally:
+        meltano_project.yml.write_text(original, encoding="utf-8")
+        dotenv.unlink(missing_ok=True)
 
 
 def resolved(
@@ -61,17 +76,16 @@ def resolved(
 
 
 @pytest.mark.parametrize("terminal", [False, True], ids=["dotenv", "dotenv+terminal"])
-def test_prod_credentials_reach_prod_only(pristine_project: Project, terminal: bool) -> None:
-    readme_prod_setup(pristine_project)
+def test_prod_credentials_reach_prod_only(prod_project: Project, terminal: bool) -> None:
     # docs/real-account.md's scheduler variant: the secret as a variable of Meltano's shell.
     env = {"TAP_CLEVERTAP_COUNTS_PASSCODE": TERMINAL_SECRET} if terminal else {}
     if terminal:
         env["TAP_CLEVERTAP_COUNTS_ACCOUNT_ID"] = PROD_ACCOUNT
-    prod = resolved(pristine_project, "prod", env=env)
+    prod = resolved(prod_project, "prod", env=env)
     assert prod["passcode"] == (TERMINAL_SECRET if terminal else PROD_SECRET)
     assert prod["account_id"] == PROD_ACCOUNT
     for environment in ("dev", "demo"):
-        config = resolved(pristine_project, environment, env=env)
+        config = resolved(prod_project, environment, env=env)
         assert config["passcode"] == DEMO_PASSCODE, environment
         assert config["account_id"] == DEMO_ACCOUNT_ID, environment
         dumped = json.dumps(config)
@@ -80,11 +94,10 @@ def test_prod_credentials_reach_prod_only(pristine_project: Project, terminal: b
 
 
 def test_dev_run_after_prod_setup_sends_the_demo_passcode(
-    pristine_project: Project, tmp_path: pathlib.Path
+    prod_project: Project, tmp_path: pathlib.Path
 ) -> None:
     """The emulator answers 401 to any pair but the demo's, and the tap stops at a 401: a dev run
     that loads its rows sent the demo pair, though `.env` and the terminal hold prod's."""
-    readme_prod_setup(pristine_project)
     emulator = Emulator(
         EmulatorConfig(today=END + datetime.timedelta(days=1), job_seconds=0.01, partial_share=0.5)
     )
@@ -100,7 +113,7 @@ def test_dev_run_after_prod_setup_sends_the_demo_passcode(
             "TAP_CLEVERTAP_COUNTS_PASSCODE": TERMINAL_SECRET,
             "TAP_CLEVERTAP_COUNTS_ACCOUNT_ID": PROD_ACCOUNT,
         }
-        proc = pristine_project.meltano("--environment=dev", "run", TAP, "target-duckdb", env=env)
+        proc = prod_project.meltano("--environment=dev", "run", TAP, "target-duckdb", env=env)
         requests = emulator.requests()
     finally:
         emulator.stop()
@@ -111,20 +124,23 @@ def test_dev_run_after_prod_setup_sends_the_demo_passcode(
         assert secret not in proc.stdout + proc.stderr
 
 
-def test_each_environment_loads_into_its_own_warehouse(pristine_project: Project) -> None:
-    root = pristine_project.root
-    paths = {
-        e: resolved(pristine_project, e, "target-duckdb")["filepath"]
-        for e in ("dev", "demo", "prod")
-    }
+def test_each_environment_loads_into_its_own_warehouse(prod_project: Project) -> None:
+    root = prod_project.root
+    paths = {e: resolved(prod_project, e, "target-duckdb")["filepath"] for e in ("dev", "prod")}
+    # The demo deletes its file: it stays pinned even when .env names another warehouse (one
+    # `config print` checks both: the demo's file, asked with prod's named in .env).
+    dotenv = root / ".env"
+    prod_dotenv = dotenv.read_text(encoding="utf-8")
+    try:
+        dotenv.write_text(f"{prod_dotenv}TARGET_DUCKDB_FILEPATH={paths['prod']}\n", "utf-8")
+        paths["demo"] = resolved(prod_project, "demo", "target-duckdb")["filepath"]
+    finally:
+        dotenv.write_text(prod_dotenv, encoding="utf-8")
     assert paths == {
         "dev": str(root / "warehouse" / "dev.duckdb"),
         "demo": str(root / "output" / "demo" / "warehouse.duckdb"),
         "prod": str(root / "warehouse" / "prod.duckdb"),
     }
-    # The demo deletes its file: it stays pinned even when .env names another warehouse.
-    (root / ".env").write_text(f"TARGET_DUCKDB_FILEPATH={paths['prod']}\n", encoding="utf-8")
-    assert resolved(pristine_project, "demo", "target-duckdb")["filepath"] == paths["demo"]
     # scripts/demo.sh deletes and reads the same file the demo environment loads into.
     script = (REPO / "scripts" / "demo.sh").read_text(encoding="utf-8")
     (db,) = re.findall(r"^DB=(\S+)", script, flags=re.MULTILINE)
@@ -139,11 +155,10 @@ def _digest(path: pathlib.Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_make_demo_leaves_prod_alone(pristine_project: Project) -> None:
+def test_make_demo_leaves_prod_alone(prod_project: Project) -> None:
     """scripts/demo.sh in the project, with prod's and dev's warehouses and prod's state in place
     (and the prod passcode in .env): afterwards they are exactly as they were."""
-    root = pristine_project.root
-    readme_prod_setup(pristine_project)
+    root = prod_project.root
     warehouses = root / "warehouse"
     warehouses.mkdir(exist_ok=True)
     import duckdb
@@ -158,8 +173,8 @@ def test_make_demo_leaves_prod_alone(pristine_project: Project) -> None:
             con.close()
     before = {p.name: _digest(p) for p in warehouses.glob("*.duckdb")}
     state: dict[str, Any] = {"singer_state": {"bookmarks": {"profile_counts": {"partitions": []}}}}
-    pristine_project.meltano("state", "set", "--force", PROD_STATE_ID, json.dumps(state))
-    prod_state = pristine_project.meltano("state", "get", PROD_STATE_ID).stdout
+    prod_project.meltano("state", "set", "--force", PROD_STATE_ID, json.dumps(state))
+    prod_state = prod_project.meltano("state", "get", PROD_STATE_ID).stdout
     # The demo runs from the project: its scripts, and the repo's two venvs.
     shutil.copytree(REPO / "scripts", root / "scripts", dirs_exist_ok=True)
     for venv in (".venv", ".venv-meltano"):
@@ -180,7 +195,7 @@ def test_make_demo_leaves_prod_alone(pristine_project: Project) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "FAIL" not in proc.stdout
     assert {p.name: _digest(p) for p in warehouses.glob("*.duckdb")} == before
-    assert pristine_project.meltano("state", "get", PROD_STATE_ID).stdout == prod_state
+    assert prod_project.meltano("state", "get", PROD_STATE_ID).stdout == prod_state
     assert read_rows(root / "output" / "demo" / "warehouse.duckdb"), "the demo loaded its own"
     for secret in (PROD_SECRET, TERMINAL_SECRET):
         assert secret not in proc.stdout + proc.stderr

@@ -169,11 +169,14 @@ def test_prod_passcodes_of_each_account_stay_out_of_dev_and_demo(
 
 
 def test_two_accounts_one_duckdb_schema_every_row_kept_and_exact(
-    meltano_project: Project, emulators: dict[str, Emulator], tmp_path: pathlib.Path
+    meltano_project: Project,
+    dev_queries: list[dict[str, Any]],
+    emulators: dict[str, Emulator],
+    tmp_path: pathlib.Path,
 ) -> None:
     db = tmp_path / "warehouse.duckdb"
     env = {**base_env(tmp_path, emulators), "TARGET_DUCKDB_FILEPATH": str(db)}
-    queries: list[dict[str, Any]] = meltano_project.dump_config(env)["queries"]
+    queries = dev_queries
     tap_a, tap_b = TAPS
     # Run 1: both accounts, one writer at a time, in one `meltano run`.
     run_pipeline(
@@ -272,13 +275,14 @@ def run_at_once(project: Project, env: dict[str, str], *pipelines: tuple[str, ..
 
 def test_two_accounts_into_postgres_at_the_same_time(
     meltano_project: Project,
+    dev_queries: list[dict[str, Any]],
     postgres_server: PostgresServer,
     emulators: dict[str, Emulator],
     tmp_path: pathlib.Path,
 ) -> None:
     schema = "many_accounts"
     env = {**base_env(tmp_path, emulators), **postgres_env(postgres_server, schema)}
-    queries: list[dict[str, Any]] = meltano_project.dump_config(env)["queries"]
+    queries = dev_queries
     pipelines = [(tap, "target-postgres") for tap in TAPS]
     # The first load of a new table alone: target-postgres checks that the table is missing,
     # then creates it, and two loaders doing that at once can both try (docs/many-accounts.md).

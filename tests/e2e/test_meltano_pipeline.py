@@ -47,7 +47,11 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(meltano_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+def runs(
+    meltano_project: Project,
+    dev_queries: list[dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Runs:
     tmp = tmp_path_factory.mktemp("pipeline")
     db = tmp / "counts.duckdb"
     env = {
@@ -56,7 +60,7 @@ def runs(meltano_project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
         "TAP_CLEVERTAP_COUNTS_START_DATE": START.isoformat(),
         "TAP_CLEVERTAP_COUNTS_POLL_INTERVAL_SECONDS": "0.01",
     }
-    queries: list[dict[str, Any]] = meltano_project.dump_config(env)["queries"]
+    queries = dev_queries
     result = Runs(queries, [], [], [])
 
     def run(emulator: Emulator, end: datetime.date, *blocks: str, **extra: str) -> None:

@@ -100,6 +100,7 @@ def read_primary_key(conninfo: str) -> list[str]:
 @pytest.fixture(scope="module")
 def loads(
     meltano_project: Project,
+    dev_queries: list[dict[str, Any]],
     postgres_server: PostgresServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Loads:
@@ -115,7 +116,7 @@ def loads(
         "TAP_CLEVERTAP_COUNTS_START_DATE": START.isoformat(),
         "TAP_CLEVERTAP_COUNTS_POLL_INTERVAL_SECONDS": "0.01",
     }
-    queries: list[dict[str, Any]] = meltano_project.dump_config(env)["queries"]
+    queries = dev_queries
     result = Loads(queries, [], {}, [], server.conninfo)
 
     def run(emulator: Emulator, end: datetime.date, **extra: str) -> None:
