@@ -41,7 +41,7 @@ def test_a_deselected_stream_sends_nothing(emulator: Emulator) -> None:
 
 
 def test_selected_streams_sync(emulator: Emulator) -> None:
-    config = tap_config(emulator, end_date="2024-03-02")
+    config = tap_config(emulator, end_date="2024-03-02", count_events=True)
     run = run_tap(config, catalog=catalog_with(True))
     assert len(run.records) == 4  # 2 queries x 2 days, of each stream
     assert len(run.event_records) == 4
