@@ -299,9 +299,14 @@ def _two_at_once_then_incremental(
         )
         for emulator in emulators.values():
             emulator.update(partial_share=0.0)
-        clock.advance(3600)
-        for p in procs:
-            p.wait(timeout=600)
+        # A submit already on its way when the config changed still makes a pending job, which
+        # starts after any one move of the clock: so the clock moves until both runs have ended
+        # (each move ends every job then pending), never just once.
+        deadline = time.monotonic() + 600
+        while any(p.poll() is None for p in procs):
+            assert time.monotonic() < deadline, "the two runs did not end within 600 s"
+            clock.advance(600)
+            time.sleep(0.2)
     finally:
         for p in procs:
             if p.poll() is None:
