@@ -83,6 +83,7 @@ lint: install orchestration
 	$(BIN)/mypy
 	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestration tests/e2e/dagster_driver.py
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline .github/workflows
 
 # On every core (pytest-xdist; -n auto: one worker per CPU). A worker's session fixtures (the
 # Meltano project, the PostgreSQL cluster) are its own: own temp dirs, own free ports.
