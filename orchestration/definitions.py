@@ -27,9 +27,11 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AutomationCondition,
+    AutomationConditionSensorDefinition,
     Backoff,
     Config,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     Definitions,
     Failure,
     MaterializeResult,
@@ -69,6 +71,7 @@ MODELS = "clevertap_models"
 SOURCE = "clevertap"  # the dbt source whose tables the tap's streams are
 JOB = "clevertap_counts_job"
 SCHEDULE = "clevertap_counts_daily"
+SENSOR = "clevertap_models_refresh"
 # 06:30 UTC: after meltano.yml's daily-clevertap-counts (06:00, the same DuckDB file), and at the
 # time of its daily-clevertap-accounts: schedule the accounts from Meltano or Dagster, not both.
 CRON = "30 6 * * *"
@@ -232,14 +235,27 @@ def build_definitions(
 
     assets: list[AssetsDefinition] = [counts]
     resources: dict[str, Any] = {}
+    sensors: list[AutomationConditionSensorDefinition] = []
     dbt = setup(project)
     if dbt is not None:
-        assets.append(models_assets(project, dbt))
+        models = models_assets(project, dbt)
+        assets.append(models)
         resources["dbt_cli"] = resource(dbt)
+        # Running from the start (the daemon evaluates it every 30 s): it asks for nothing until
+        # an account is loaded, by the schedule, a backfill or by hand.
+        sensors.append(
+            AutomationConditionSensorDefinition(
+                SENSOR,
+                target=list(models.keys),
+                default_status=DefaultSensorStatus.RUNNING,
+                description="The dbt models, once the accounts' runs are over (REFRESH).",
+            )
+        )
     return Definitions(
         assets=assets,
         jobs=[job],
         schedules=[daily],
+        sensors=sensors,
         resources=resources,
         executor=job_executor(),
     )

@@ -8,7 +8,7 @@ Steps:
   partition in-process (with "retries", a retry policy of N immediate retries instead of the
   real one's minutes);
 - {"do": "schedule"}: evaluate the daily schedule as its tick would, without a daemon (and
-  report the asset's retry policy);
+  report the asset's retry policy and the models' automation sensor);
 - {"do": "partitions", "root": DIR}: the partition keys the definitions read from DIR (default:
   MELTANO_PROJECT_ROOT), or the error that stops them loading;
 - {"do": "automation"}: one tick of declarative automation (the daemon's sensor, evaluated here),
@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 import dagster  # noqa: E402
 
-from orchestration.definitions import ASSET, SCHEDULE, build_definitions  # noqa: E402
+from orchestration.definitions import ASSET, SCHEDULE, SENSOR, build_definitions  # noqa: E402
 from orchestration.project import MeltanoProject, ProjectError  # noqa: E402
 
 
@@ -107,7 +107,12 @@ def evaluate_schedule() -> dict[str, Any]:
         data = schedule.evaluate_tick(context)
     requests = data.run_requests or []
     policy = defs.resolve_assets_def(ASSET).op.retry_policy
+    sensor = defs.resolve_sensor_def(SENSOR)
     return {
+        "sensor": {
+            "running": sensor.default_status.value == "RUNNING",
+            "type": sensor.sensor_type.value,
+        },
         "retry_policy": policy and {"max_retries": policy.max_retries, "delay": policy.delay},
         "cron": schedule.cron_schedule,
         "job": schedule.job_name,

@@ -282,6 +282,7 @@ def test_accounts_in_process_failures_once_schedule_partitions_and_dbt_after_the
     assert [r["partition"] for r in schedule["requests"]] == accounts
     assert [r["run_key"] for r in schedule["requests"]] == [f"2026-12-05:{t}" for t in accounts]
     assert schedule["cron"] == "30 6 * * *"
+    assert schedule["sensor"]["running"], "the models' automation runs from the start"
     # Partitions: an account added to meltano.yml is one, with nothing else changed, when it
     # has an account_id of its own; an extractor without one is none (app-d; in prod, where no
     # env: block gives them accounts, app-a, app-b and the base too).
