@@ -119,7 +119,8 @@ def fingerprint(project_dir: pathlib.Path, executable: pathlib.Path) -> str:
     digest = hashlib.sha256(str(executable.resolve()).encode())
     for path in sorted(project_dir.rglob("*")):
         parts = path.relative_to(project_dir).parts
-        if path.is_file() and not SKIPPED & set(parts) and not parts[0].startswith("."):
+        hidden = any(part.startswith(".") for part in parts)  # dbt's profiles/*/.user.yml
+        if path.is_file() and not hidden and not SKIPPED & set(parts):
             digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -162,6 +163,7 @@ def parse(project: MeltanoProject, setup: DbtSetup, into: pathlib.Path) -> None:
             "DBT_PROJECT_DIR": str(setup.project_dir),
             "DBT_TARGET_PATH": str(into),
             "DBT_LOG_PATH": str(into),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
     )
     proc = subprocess.run(  # noqa: S603 (the project's own dbt)

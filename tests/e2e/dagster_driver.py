@@ -24,6 +24,7 @@ import json
 import os
 import pathlib
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -178,6 +179,7 @@ def main() -> int:
     with dagster.instance_for_test() as instance:
         automation = Automation(instance)
         for step in steps:
+            began = time.monotonic()
             with step_env(step):
                 if step["do"] == "materialize":
                     results.append(materialize(step, instance))
@@ -191,6 +193,8 @@ def main() -> int:
                     results.append(automation.models())
                 else:
                     raise ValueError(step["do"])
+            # what a slow run spent its time on
+            results[-1]["seconds"] = round(time.monotonic() - began, 2)
     print(json.dumps(results, default=str))
     return 0
 
