@@ -30,6 +30,7 @@ from tests.e2e.test_many_accounts import (
     END1,
     TAPS,
     TODAY1,
+    asked,
     duckdb_rows,
     prefix,
     truth_of,
@@ -269,6 +270,9 @@ def test_accounts_in_process_failures_once_schedule_partitions_and_dbt_after_the
         assert failed["kind"] == kind
         assert line in failed["description"] and "not retried" in failed["description"]
     assert "Invalid Credentials" in refused["failures"][0]["description"]
+    # A's emulator saw A's one good run alone: each period asked once, nothing from the failures.
+    owed_a = [k[1:] for k in truth if k[0] == TAPS[TAP_A]]
+    assert sorted(asked(emulators[TAP_A], queries)) == sorted(owed_a)
     # One that may pass later keeps the retry policy: tried again, then failed with its line.
     assert not transient["success"]
     assert (transient["attempts"], transient["retries"]) == (2, 1)
