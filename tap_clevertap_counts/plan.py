@@ -17,7 +17,7 @@ from typing import overload
 
 from typing_extensions import override
 
-from .counted import Range
+from .counted import Counted
 from .periods import Period
 from .queries import QuerySpec
 from .request import CountRequest
@@ -40,17 +40,18 @@ class Plan(Sequence[Job]):
     def __init__(
         self,
         blocks: Iterable[tuple[str, QuerySpec, list[Period]]],
-        counted: Mapping[BlockKey, list[Range]] | None = None,
+        counted: Mapping[BlockKey, Counted] | None = None,
     ) -> None:
         self._blocks = [(stream, spec, periods) for stream, spec, periods in blocks]
         self._starts = list(itertools.accumulate((len(p) for *_, p in self._blocks), initial=0))
         self._counted = dict(counted or {})
         self._by_trends: set[int] = set()
 
-    def counted(self, stream: str, spec: QuerySpec) -> list[Range]:
-        """The day ranges of (stream, query) counted before this run: periods inside one are
-        re-counts (lookback_days, a full-table sync)."""
-        return self._counted.get((stream, spec.name), [])
+    def counted(self, stream: str, spec: QuerySpec) -> Counted:
+        """The periods of (stream, query) emitted before this run: each a re-count
+        (lookback_days, a full-table sync)."""
+        found = self._counted.get((stream, spec.name))
+        return Counted(spec.granularity) if found is None else found
 
     def mark_trends(self, position: int) -> None:
         """Position `position` was counted through Trends (before its result is put)."""

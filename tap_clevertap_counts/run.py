@@ -25,7 +25,7 @@ from . import trends as trends_path
 from . import trends_plan
 from .budgets import AccountClock
 from .client import CleverTapClient, ClientSettings
-from .counted import Range
+from .counted import Counted
 from .limiter import AdaptiveLimiter
 from .periods import Period
 from .plan import BlockKey, Job, Plan
@@ -47,7 +47,7 @@ class CountingStream(Protocol):
 
     def owed_periods(self, spec: QuerySpec) -> list[Period]: ...
 
-    def counted(self, spec: QuerySpec) -> list[Range]: ...
+    def counted(self, spec: QuerySpec) -> Counted: ...
 
     def job_limit(self) -> int | None: ...
 
@@ -250,7 +250,7 @@ def plan_run(
 ) -> Run:
     """Plan every selected stream's owed periods, in the order the SDK will sync them."""
     blocks: list[tuple[str, QuerySpec, list[Period]]] = []
-    counted: dict[BlockKey, list[Range]] = {}
+    counted: dict[BlockKey, Counted] = {}
     labels: dict[BlockKey, str] = {}
     # --test selects every stream and takes one record of each: one count proves the
     # connection, so the run plans that many, for the streams a plain sync would run first

@@ -17,6 +17,7 @@ trickle), rather than after each record.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 from collections.abc import Iterable
@@ -103,7 +104,8 @@ class ProfileCountsStream(DeliveringStream):
         super().__init__(tap)
         self._tap_settings = tap
         self._emitted: dict[str, str] = {}  # query -> to_date of the record just emitted
-        self._counted: dict[str, list[counted.Range]] = {}  # query -> ranges counted before
+        self._counted: dict[str, counted.Counted] = {}  # query -> periods emitted before the run
+        self._live: dict[str, _Live] = {}  # query -> what its state counts, as records go out
 
     @property
     def settings(self) -> Settings:
@@ -166,10 +168,15 @@ class ProfileCountsStream(DeliveringStream):
 
     def owed_periods(self, spec: QuerySpec) -> list[Period]:
         """The periods of `spec` this run counts: after its bookmark (minus the lookback) and
-        any no counted range covers (a `start_date` moved back), or all of them when there is
-        no bookmark or the catalog asks for a full-table sync."""
+        any before it never emitted (a `start_date` moved back, a run stopped midway through
+        those), or all of them when there is no bookmark or the catalog asks for a full-table
+        sync."""
         settings = self.settings
-        self._counted[spec.name] = []
+        mark = self.bookmark(spec)
+        upto, ever = self._read_counted(spec, mark)
+        self._live[spec.name] = _Live(upto, fresh=mark is None)
+        self._counted[spec.name] = ever
+        bookmark = mark
         if self.replication_method == REPLICATION_FULL_TABLE:
             bookmark = None
             if spec == settings.queries[0]:
@@ -179,9 +186,8 @@ class ProfileCountsStream(DeliveringStream):
                     self.name,
                 )
             # every period is a re-count: never one for Trends
-            self._counted[spec.name] = [(spec.start_date, settings.end_date)]
-        else:
-            bookmark = self.bookmark(spec)
+            whole = [(spec.start_date, settings.end_date)]
+            self._counted[spec.name] = counted.Counted(spec.granularity, whole)
         if bookmark is not None and bookmark > settings.end_date:
             self.logger.warning(
                 "%s: query '%s' has a bookmark %s after end_date %s: it counts nothing until "
@@ -197,47 +203,58 @@ class ProfileCountsStream(DeliveringStream):
         )
         if bookmark is None:
             return owed
-        return self._with_earlier(spec, bookmark, owed)
+        return self._with_earlier(spec, bookmark, owed, upto)
+
+    def _read_counted(
+        self, spec: QuerySpec, mark: datetime.date | None
+    ) -> tuple[counted.Counted, counted.Counted]:
+        """What the state counts as emitted up to `mark`, and ever (`counted.read`); nothing
+        when there is no bookmark to go by. A malformed value stops the run in one line."""
+        if mark is None:
+            return counted.Counted(spec.granularity), counted.Counted(spec.granularity)
+        state = self.get_context_state({"query_name": spec.name})
+        try:
+            return counted.read(state, spec.granularity, spec.start_date, mark)
+        except counted.BadCounted as exc:
+            raise ConfigError(
+                f"the state of {self.name} query '{spec.name}': {exc}; write it as the "
+                f'to_date ranges of the periods emitted ([["YYYY-MM-DD", "YYYY-MM-DD"], ...]), '
+                f"as [] to count every period up to its bookmark {mark} again, or remove "
+                f"'{exc.key}' to take every period from its start_date {spec.start_date} "
+                "through the bookmark as counted"
+            ) from None
 
     def _with_earlier(
-        self, spec: QuerySpec, bookmark: datetime.date, owed: list[Period]
+        self,
+        spec: QuerySpec,
+        bookmark: datetime.date,
+        owed: list[Period],
+        upto: counted.Counted,
     ) -> list[Period]:
-        """`owed` and the periods before them that no counted range covers, in order."""
-        state = self.get_context_state({"query_name": spec.name})
-        ranges, broken = counted.read(state, spec.start_date, bookmark)
-        if broken:
-            self.logger.warning(
-                "%s: query '%s': unreadable '%s' in its state %r: taken as counted from %s "
-                "through its bookmark %s",
-                self.name,
-                spec.name,
-                counted.COUNTED_KEY,
-                state.get(counted.COUNTED_KEY),
-                ranges[0][0],
-                bookmark,
-            )
-        self._counted[spec.name] = counted.ever(state, ranges)
+        """`owed` and the periods before them that were never emitted, in order."""
         every = periods_to_count(spec.granularity, spec.start_date, self.settings.end_date, None, 0)
         later = set(owed)
-        owed = [p for p in every if p in later or not counted.covers(ranges, p)]
+        owed = [p for p in every if p in later or not upto.covers(p)]
         earlier = len(owed) - len(later)
         if earlier:
             self.logger.info(
-                "%s: query '%s' starts %s, before the days counted so far (%s): counting "
-                "its %d %s period(s) outside them once",
+                "%s: query '%s': %d %s period(s) from its start %s up to its bookmark %s were "
+                "never emitted (emitted so far: to_dates %s): counting them once",
                 self.name,
                 spec.name,
-                spec.start_date,
-                ", ".join(f"{first}..{last}" for first, last in ranges),
                 earlier,
                 spec.granularity,
+                spec.start_date,
+                bookmark,
+                upto.describe(),
             )
         return owed
 
-    def counted(self, spec: QuerySpec) -> list[counted.Range]:
-        """The day ranges `spec` was counted over before this run (by `owed_periods`): a
-        period inside one is a re-count, which Trends never does."""
-        return self._counted.get(spec.name, [])
+    def counted(self, spec: QuerySpec) -> counted.Counted:
+        """The periods of `spec` emitted before this run (by `owed_periods`): one of them is a
+        re-count, which Trends never does."""
+        found = self._counted.get(spec.name)
+        return counted.Counted(spec.granularity) if found is None else found
 
     def job_limit(self) -> int | None:
         """`--test` caps records: plan no more counts than it will take."""
@@ -308,7 +325,8 @@ class ProfileCountsStream(DeliveringStream):
 
     @override
     def _advance(self, name: str, to_date: str) -> None:
-        """Set query `name`'s bookmark to `to_date` unless it is already later.
+        """Set query `name`'s bookmark to `to_date` unless it is already later, and count the
+        period as emitted.
 
         A provisional period (one ending today, not over) moves nothing, not even the account
         or fingerprint: the next run must count it again, from the last whole period's bookmark.
@@ -317,19 +335,29 @@ class ProfileCountsStream(DeliveringStream):
             return
         spec = self._specs[name]
         state = self.get_context_state({"query_name": name})
+        live = self._live[name]  # planned with the run (`owed_periods`)
+        if not live.written:  # the state holds the very list `add` keeps up to date
+            state[counted.COUNTED_KEY] = live.counted.stored
+            state.pop(counted.DAYS_KEY, None)
+            live.written = True
+        live.counted.add(datetime.date.fromisoformat(to_date))
         current = read_bookmark(state.get("replication_key_value"))
-        changed = state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint
-        changed = changed or self._other_account(state)
-        ranges: list[counted.Range] = []
-        if not changed and current is not None:
-            ranges, _ = counted.read(state, spec.start_date, current)
-        period = counted.period_ending(spec.granularity, datetime.date.fromisoformat(to_date))
-        if changed or current is None or to_date > current.isoformat():
+        if live.fresh or current is None or to_date > current.isoformat():
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = to_date
             state[FINGERPRINT_KEY] = spec.fingerprint
-        state[counted.COUNTED_KEY] = counted.to_state(counted.add(ranges, period))
+            live.fresh = False
         state[ACCOUNT_KEY] = self.settings.account_id
+
+
+@dataclasses.dataclass
+class _Live:
+    """What a query's state counts as emitted, kept up to date as its records go out: parsed
+    once per run (by `owed_periods`), not per record."""
+
+    counted: counted.Counted
+    fresh: bool  # the stored bookmark describes another definition or account: replace it
+    written: bool = False  # the state holds `counted.stored` (the first advance puts it there)
 
 
 class EventCountsStream(ProfileCountsStream):

@@ -15,7 +15,6 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from . import counted
 from .plan import Plan
 from .request import PROFILES_PATH
 from .today import is_provisional
@@ -66,10 +65,10 @@ def choose(plan: Plan, paths: Mapping[str, str], today: datetime.date) -> Choice
         )
         member = _Member(spec.name, stream, len(periods))
         members.append(member)
-        ranges = plan.counted(stream, spec)
+        emitted = plan.counted(stream, spec)
         for offset, period in enumerate(periods):
             day = period[0].toordinal()
-            if counted.covers(ranges, period) or is_provisional(period, today):
+            if emitted.covers(period) or is_provisional(period, today):
                 recounts.add(day)
             else:
                 days.setdefault(day, []).append(start + offset)

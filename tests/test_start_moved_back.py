@@ -38,7 +38,7 @@ def periods_of(records: list[dict[str, Any]], name: str) -> list[tuple[Date, Dat
 
 
 def moved_back_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "before the days counted" in r.getMessage()]
+    return [r.getMessage() for r in caplog.records if "were never emitted" in r.getMessage()]
 
 
 @pytest.mark.parametrize("granularity", ["day", "week", "month", "rolling_7d"])
@@ -136,7 +136,7 @@ def test_a_kill_midway_resumes_after_what_its_last_state_covered(emulator: Emula
             out.add(message["record"]["to_date"])
         elif message["type"] == "STATE":
             (partition,) = message["value"]["bookmarks"]["profile_counts"]["partitions"]
-            ranges = partition["counted"]
+            ranges = partition["counted_to_dates"]
             for first_day, last_day in ranges[:-1]:  # the earlier days claimed so far
                 claimed = all_periods("day", Date.fromisoformat(first_day), ymd_iso(last_day))
                 assert {to.isoformat() for _, to in claimed} <= out
@@ -153,7 +153,7 @@ def test_a_kill_midway_resumes_after_what_its_last_state_covered(emulator: Emula
     assert bookmarks(rest.state) == {"launches": "2024-03-31"}
     assert rest.state is not None
     (partition,) = rest.state["bookmarks"]["profile_counts"]["partitions"]
-    assert partition["counted"] == [["2024-01-01", "2024-03-31"]]
+    assert partition["counted_to_dates"] == [["2024-01-01", "2024-03-31"]]
 
 
 def ymd_iso(text: str) -> Date:
@@ -169,7 +169,7 @@ def test_an_older_state_is_upgraded_without_counting_again(
     assert first.state is not None
     old = copy.deepcopy(first.state)
     for partition in old["bookmarks"]["profile_counts"]["partitions"]:
-        del partition["counted"]
+        del partition["counted_to_dates"]
         if written_by == "0.1.0":
             del partition["account_id"]
     emulator.clear_log()

@@ -82,7 +82,11 @@ def state_with(marks: dict[str, str], reference: TapRun) -> dict[str, Any]:
             if name in marks:  # as a run from START to the mark wrote it
                 counted = [[START.isoformat(), marks[name]]]
                 partitions.append(
-                    {**partition, "replication_key_value": marks[name], "counted": counted}
+                    {
+                        **partition,
+                        "replication_key_value": marks[name],
+                        "counted_to_dates": counted,
+                    }
                 )
         state["bookmarks"][stream] = {"partitions": partitions}
     return state
