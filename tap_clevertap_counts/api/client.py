@@ -18,9 +18,7 @@ from typing import Any
 
 from typing_extensions import override
 
-from .answers import Answer, Outcome
-from .budgets import AccountClock, BusyStreak, PollClock, busy_message
-from .errors import (
+from tap_clevertap_counts.errors import (
     AccountBusyError,
     AuthError,
     EndpointError,
@@ -30,6 +28,9 @@ from .errors import (
     StoppedError,
     UnreachableError,
 )
+
+from .answers import Answer, Outcome
+from .budgets import AccountClock, BusyStreak, PollClock, busy_message
 from .limiter import AdaptiveLimiter
 from .request import (
     DEFAULT_MAX_TRIES,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import threading
 
-from .errors import StoppedError
+from tap_clevertap_counts.errors import StoppedError
 
 
 class AdaptiveLimiter:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Generic, TypeVar
 
-from .errors import StoppedError
+from tap_clevertap_counts.errors import StoppedError
 
 J = TypeVar("J")
 R = TypeVar("R")

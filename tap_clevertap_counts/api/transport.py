@@ -20,7 +20,8 @@ import requests
 import urllib3
 from typing_extensions import override
 
-from . import __version__
+from tap_clevertap_counts import __version__
+
 from .answers import Answer, Outcome, classify
 
 MAX_BODY_BYTES = 1_000_000  # a count answer is tens of bytes; anything huge is not one

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from tap_clevertap_counts.errors import ConfigError
+
 from .periods import GRANULARITIES
 from .queries import QuerySpec, parse_queries
 from .values import as_date, as_int, as_number

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from .periods import Period, rolling_days
+from tap_clevertap_counts.config.periods import Period, rolling_days
 
 COUNTED_KEY = "counted"
 Range = tuple[datetime.date, datetime.date]

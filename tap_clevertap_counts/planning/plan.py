@@ -17,10 +17,11 @@ from typing import overload
 
 from typing_extensions import override
 
+from tap_clevertap_counts.api.request import CountRequest
+from tap_clevertap_counts.config.periods import Period
+from tap_clevertap_counts.config.queries import QuerySpec
+
 from .counted import Range
-from .periods import Period
-from .queries import QuerySpec
-from .request import CountRequest
 
 BlockKey = tuple[str, str]  # (stream name, query name): one partition of one stream
 

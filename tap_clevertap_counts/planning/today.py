@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime
 import logging
 
-from .periods import ROLLING_MAX_DAYS, Period, iter_periods, rolling_days
-from .settings import Settings
+from tap_clevertap_counts.config.periods import ROLLING_MAX_DAYS, Period, iter_periods, rolling_days
+from tap_clevertap_counts.config.settings import Settings
 
 
 def is_provisional(period: Period, today: datetime.date) -> bool:

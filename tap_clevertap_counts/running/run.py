@@ -21,19 +21,20 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from functools import partial
 from typing import Any, Protocol
 
+from tap_clevertap_counts.api.budgets import AccountClock
+from tap_clevertap_counts.api.client import CleverTapClient, ClientSettings
+from tap_clevertap_counts.api.limiter import AdaptiveLimiter
+from tap_clevertap_counts.api.request import TRENDS_PATH
+from tap_clevertap_counts.api.scheduler import LaneRunner
+from tap_clevertap_counts.config.periods import Period
+from tap_clevertap_counts.config.queries import QuerySpec
+from tap_clevertap_counts.config.settings import Settings
+from tap_clevertap_counts.planning.counted import Range
+from tap_clevertap_counts.planning.plan import BlockKey, Job, Plan
+
 from . import trends as trends_path
 from . import trends_plan
-from .budgets import AccountClock
-from .client import CleverTapClient, ClientSettings
-from .counted import Range
-from .limiter import AdaptiveLimiter
-from .periods import Period
-from .plan import BlockKey, Job, Plan
 from .progress import Progress
-from .queries import QuerySpec
-from .request import TRENDS_PATH
-from .scheduler import LaneRunner
-from .settings import Settings
 
 
 class CountingStream(Protocol):

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
-from .errors import ApiError, StoppedError
-from .periods import Period
-from .request import TRENDS_PATH
+from tap_clevertap_counts.api.request import TRENDS_PATH
+from tap_clevertap_counts.config.periods import Period
+from tap_clevertap_counts.errors import ApiError, StoppedError
 
 MIN_DAYS = 30  # never-counted days of one series group: fewer are counted one by one
 MAX_SPAN_DAYS = 365  # public clients cap a Trends request at a year

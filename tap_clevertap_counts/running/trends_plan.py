@@ -15,10 +15,11 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from . import counted
-from .plan import Plan
-from .request import PROFILES_PATH
-from .today import is_provisional
+from tap_clevertap_counts.api.request import PROFILES_PATH
+from tap_clevertap_counts.planning import counted
+from tap_clevertap_counts.planning.plan import Plan
+from tap_clevertap_counts.planning.today import is_provisional
+
 from .trends import CHECKS, MIN_DAYS, Group
 
 

@@ -20,24 +20,23 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from singer_sdk import typing as th
 from singer_sdk.helpers import types
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, Catalog
 from typing_extensions import override
 
-from . import counted
+from tap_clevertap_counts.api.request import EVENTS_PATH, PROFILES_PATH, TRENDS_PATH
+from tap_clevertap_counts.config.periods import Period, periods_to_count
+from tap_clevertap_counts.config.settings import QuerySpec, Settings
+from tap_clevertap_counts.errors import ConfigError
+from tap_clevertap_counts.planning import counted
+from tap_clevertap_counts.planning.plan import Job
+
 from .catalog_check import catalog_problem
 from .delivery import DeliveringStream
-from .errors import ConfigError
-from .periods import Period, periods_to_count
-from .plan import Job
-from .request import EVENTS_PATH, PROFILES_PATH, TRENDS_PATH
-from .settings import QuerySpec, Settings
-
-if TYPE_CHECKING:
-    from .tap import TapClevertapCounts
+from .tapbase import SingerTap
 
 FINGERPRINT_KEY = "query_fingerprint"
 ACCOUNT_KEY = "account_id"  # in each partition's state: whose data its bookmark describes
@@ -99,7 +98,7 @@ class ProfileCountsStream(DeliveringStream):
         ),
     ).to_dict()
 
-    def __init__(self, tap: TapClevertapCounts) -> None:
+    def __init__(self, tap: SingerTap) -> None:
         super().__init__(tap)
         self._tap_settings = tap
         self._emitted: dict[str, str] = {}  # query -> to_date of the record just emitted

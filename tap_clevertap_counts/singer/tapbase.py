@@ -21,10 +21,13 @@ from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from tap_clevertap_counts.config.settings import Settings
+from tap_clevertap_counts.errors import ConfigError
+from tap_clevertap_counts.running.run import Run
+
 from . import interleave, signals
 from .catalog_check import shape_problem
 from .delivery import DeliveringStream
-from .errors import ConfigError
 from .messages import ConfirmingStateWriter, GuardedWriter, guarded_writer
 
 
@@ -36,6 +39,15 @@ class SingerTap(Tap):
     _terminating = False
 
     known_streams: ClassVar[tuple[str, ...]] = ()  # what a catalog may name
+
+    # What the streams ask of their tap (`tap.py` answers), declared here so that `streams`
+    # needs no import of `tap` (which imports the streams).
+    @property
+    def settings(self) -> Settings:
+        raise NotImplementedError
+
+    def counting_run(self, stream: str, query: str) -> Run:
+        raise NotImplementedError
 
     def __init__(self, **kwargs: Any) -> None:
         catalog = kwargs.get("catalog")

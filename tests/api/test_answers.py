@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tap_clevertap_counts.answers import Outcome, classify
+from tap_clevertap_counts.api.answers import Outcome, classify
 
 
 def fail(status: int, error: str) -> tuple[int, bytes]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
+from tap_clevertap_counts.api.client import CleverTapClient, ClientSettings, CountRequest
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, ManualClock
 from tap_clevertap_counts.errors import (
     AccountBusyError,

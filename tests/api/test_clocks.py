@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts import budgets
-from tap_clevertap_counts import run as run_module
-from tap_clevertap_counts.budgets import AccountClock
-from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
+from tap_clevertap_counts.api import budgets
+from tap_clevertap_counts.api.budgets import AccountClock
+from tap_clevertap_counts.api.client import CleverTapClient, ClientSettings, CountRequest
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, ManualClock
 from tap_clevertap_counts.errors import (
     AccountBusyError,
@@ -29,8 +28,8 @@ from tap_clevertap_counts.errors import (
     RetriesExhaustedError,
     StoppedError,
 )
-
-from .conftest import (
+from tap_clevertap_counts.running import run as run_module
+from tests.conftest import (
     LAUNCHES,
     ROUND_SECONDS,
     assert_exact,
@@ -39,7 +38,8 @@ from .conftest import (
     tap_config,
     wait_until,
 )
-from .test_event_counts import EVENTS, PROFILES, catalog_selecting
+from tests.singer.test_event_counts import EVENTS, PROFILES, catalog_selecting
+
 from .test_neighbours import hold_the_account
 
 DAY = datetime.date(2024, 3, 5)

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import LAUNCHES, PIZZA, assert_exact, bookmarks, run_tap, tap_config
+from tests.conftest import LAUNCHES, PIZZA, assert_exact, bookmarks, run_tap, tap_config
 
 START, END = datetime.date(2024, 1, 1), datetime.date(2024, 2, 29)  # 60 days
 

@@ -22,12 +22,11 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
+from tap_clevertap_counts.api.client import CleverTapClient, ClientSettings, CountRequest
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator
 from tap_clevertap_counts.emulator.hostile import RedirectTarget
 from tap_clevertap_counts.errors import EndpointError, RetriesExhaustedError
-
-from .conftest import (
+from tests.conftest import (
     PIZZA,
     TAP_COMMAND,
     assert_exact,

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from functools import partial
 
-from tap_clevertap_counts.scheduler import LaneRunner, Task
+from tap_clevertap_counts.api.scheduler import LaneRunner, Task
 
 DEADLINE = 10.0  # only ever reached when the runner is broken
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
+from tap_clevertap_counts.api.limiter import AdaptiveLimiter
 from tap_clevertap_counts.errors import StoppedError
-from tap_clevertap_counts.limiter import AdaptiveLimiter
 
 DEADLINE = 10.0  # only ever reached when the limiter is broken
 

@@ -8,12 +8,11 @@ import datetime
 import threading
 from typing import Any
 
-from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
+from tap_clevertap_counts.api.client import CleverTapClient, ClientSettings, CountRequest
+from tap_clevertap_counts.api.limiter import AdaptiveLimiter
+from tap_clevertap_counts.api.scheduler import OrderedRunner
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, ManualClock
-from tap_clevertap_counts.limiter import AdaptiveLimiter
-from tap_clevertap_counts.scheduler import OrderedRunner
-
-from .conftest import ROUND_SECONDS, in_rounds
+from tests.conftest import ROUND_SECONDS, in_rounds
 
 
 def requests_for(days: int) -> list[CountRequest]:

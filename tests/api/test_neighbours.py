@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator
-
-from .conftest import LAUNCHES, PIZZA, TapRun, assert_exact, bookmarks, run_cli, tap_config
-from .oracle import all_periods
+from tests.conftest import LAUNCHES, PIZZA, TapRun, assert_exact, bookmarks, run_cli, tap_config
+from tests.oracle import all_periods
 
 PREFIX = "tap-clevertap-counts: error:"
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tap_clevertap_counts.api.scheduler import OrderedRunner
 from tap_clevertap_counts.errors import StoppedError
-from tap_clevertap_counts.scheduler import OrderedRunner
 
 DEADLINE = 10.0  # only ever reached when the runner is broken
 

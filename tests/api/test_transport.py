@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
+from tap_clevertap_counts.api.client import CleverTapClient, ClientSettings, CountRequest
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import LAUNCHES, TAP_COMMAND, truth
-from .test_secrets import ACCOUNT, DEBUG, assert_not_leaked, secret_config, secret_emulator
+from tests.conftest import LAUNCHES, TAP_COMMAND, truth
+from tests.test_secrets import ACCOUNT, DEBUG, assert_not_leaked, secret_config, secret_emulator
 
 
 class EchoServer:

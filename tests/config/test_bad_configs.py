@@ -1,8 +1,8 @@
 """More bad configs, through the installed command: wrong types inside queries and filters,
 dates as numbers, api_url with credentials, NaN and infinite numbers, files that hold no config.
 
-Each is refused before any request, in one line, without a traceback (tests/test_tap_config.py
-has the first set).
+Each is refused before any request, in one line, without a traceback
+(tests/config/test_tap_config.py has the first set).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator, EmulatorConfig
-
-from .conftest import PIZZA, TAP_COMMAND, assert_no_secret, tap_config
+from tests.conftest import PIZZA, TAP_COMMAND, assert_no_secret, tap_config
 
 FILTER = {"name": "value", "operator": "contains", "value": "piz"}
 

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tap_clevertap_counts.config.settings import parse_settings
 from tap_clevertap_counts.emulator import Emulator
 from tap_clevertap_counts.errors import ConfigError
-from tap_clevertap_counts.settings import parse_settings
-
-from .conftest import assert_exact, bookmarks, run_cli, run_tap, tap_config
-from .test_event_counts import EVENTS, PROFILES, catalog_selecting, submits
+from tests.conftest import assert_exact, bookmarks, run_cli, run_tap, tap_config
+from tests.singer.test_event_counts import EVENTS, PROFILES, catalog_selecting, submits
 
 EVERY_STREAM = ("profile_counts", "event_counts")  # what Meltano's `*.*` selects
 

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from tap_clevertap_counts.periods import iter_periods, periods_to_count
+from tap_clevertap_counts.config.periods import iter_periods, periods_to_count
 
 D = datetime.date
 

@@ -10,8 +10,7 @@ import datetime
 from typing import Any
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import LAUNCHES, PIZZA, assert_exact, bookmarks, run_tap, tap_config, truth
+from tests.conftest import LAUNCHES, PIZZA, assert_exact, bookmarks, run_tap, tap_config, truth
 
 D = datetime.date
 

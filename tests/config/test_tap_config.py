@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import DEMO_PASSCODE, Emulator
-
-from .conftest import CONTRACT_SETTINGS, PIZZA, run_cli, tap_config
+from tests.conftest import CONTRACT_SETTINGS, PIZZA, run_cli, tap_config
 
 TOMORROW_FAR = "2999-01-01"
 

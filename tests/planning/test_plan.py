@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
-from tap_clevertap_counts.plan import Plan
-from tap_clevertap_counts.queries import QuerySpec
+from tap_clevertap_counts.config.queries import QuerySpec
+from tap_clevertap_counts.planning.plan import Plan
 
 D = datetime.date
 

@@ -29,10 +29,9 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import assert_exact, bookmarks, run_cli, run_tap, tap_config
-from .oracle import all_periods, final_bookmark, owed
-from .scenarios import DEFINITIONS, Date, make_scenario, query, run_scenario, submits_by_query
+from tests.conftest import assert_exact, bookmarks, run_cli, run_tap, tap_config
+from tests.oracle import all_periods, final_bookmark, owed
+from tests.scenarios import DEFINITIONS, Date, make_scenario, query, run_scenario, submits_by_query
 
 CALENDAR_CASES = 40
 ROLLING_CASES = 24

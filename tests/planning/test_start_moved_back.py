@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import LAUNCHES, assert_exact, bookmarks, run_tap, tap_config
-from .oracle import all_periods, ymd
-from .test_streams import submitted
+from tests.conftest import LAUNCHES, assert_exact, bookmarks, run_tap, tap_config
+from tests.oracle import all_periods, ymd
+from tests.singer.test_streams import submitted
 
 Date = datetime.date
 TRENDS = "/1/counts/trends.json"

@@ -24,14 +24,22 @@ from typing import Any
 
 import pytest
 
+from tap_clevertap_counts.config.settings import parse_settings
 from tap_clevertap_counts.emulator import Emulator
 from tap_clevertap_counts.errors import ConfigError
-from tap_clevertap_counts.settings import parse_settings
-from tap_clevertap_counts.today import is_provisional, whole_days_count
-
-from .conftest import LAUNCHES, PIZZA, TapRun, assert_exact, bookmarks, run_cli, run_tap, tap_config
-from .oracle import all_periods, owed
-from .test_event_counts import EVENTS, PROFILES, catalog_selecting
+from tap_clevertap_counts.planning.today import is_provisional, whole_days_count
+from tests.conftest import (
+    LAUNCHES,
+    PIZZA,
+    TapRun,
+    assert_exact,
+    bookmarks,
+    run_cli,
+    run_tap,
+    tap_config,
+)
+from tests.oracle import all_periods, owed
+from tests.singer.test_event_counts import EVENTS, PROFILES, catalog_selecting
 
 Date = datetime.date
 UTC = datetime.UTC

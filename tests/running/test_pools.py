@@ -14,8 +14,7 @@ from typing import Any
 
 from tap_clevertap_counts.emulator import Emulator, ManualClock
 from tap_clevertap_counts.tap import TapClevertapCounts
-
-from .conftest import (
+from tests.conftest import (
     LAUNCHES,
     PIZZA,
     ROUND_SECONDS,
@@ -25,8 +24,8 @@ from .conftest import (
     run_tap_in_rounds,
     tap_config,
 )
-from .oracle import all_periods, definition_key
-from .test_event_counts import EVENTS, PROFILES, catalog_selecting
+from tests.oracle import all_periods, definition_key
+from tests.singer.test_event_counts import EVENTS, PROFILES, catalog_selecting
 
 BOTH = ("profile_counts", "event_counts")
 DAYS = 12  # per stream and query: 4 rounds of 3 slots

@@ -12,8 +12,7 @@ from typing import Any
 
 from tap_clevertap_counts.emulator import Emulator
 from tap_clevertap_counts.tap import TapClevertapCounts
-
-from .conftest import LAUNCHES, PIZZA, tap_config, truth
+from tests.conftest import LAUNCHES, PIZZA, tap_config, truth
 
 
 def submits(emulator: Emulator) -> Counter[tuple[str, int]]:

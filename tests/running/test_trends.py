@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import (
+from tests.conftest import (
     LAUNCHES,
     PIZZA,
     TapRun,
@@ -30,8 +29,8 @@ from .conftest import (
     run_tap,
     tap_config,
 )
-from .oracle import final_bookmark, owed, ymd
-from .test_event_counts import EVENTS, PROFILES, catalog_selecting
+from tests.oracle import final_bookmark, owed, ymd
+from tests.singer.test_event_counts import EVENTS, PROFILES, catalog_selecting
 
 TRENDS = "/1/counts/trends.json"
 CHARGED: dict[str, Any] = {"name": "charged", "event_name": "Charged"}

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
+from tests.conftest import LAUNCHES, PIZZA, assert_exact, run_tap, tap_config, truth
+from tests.oracle import ymd
+from tests.singer.test_event_counts import PROFILES
 
-from .conftest import LAUNCHES, PIZZA, assert_exact, run_tap, tap_config, truth
-from .oracle import ymd
-from .test_event_counts import PROFILES
 from .test_trends import CHECKED_DAYS, TRENDS, submits, trends_warnings
 
 Date = datetime.date

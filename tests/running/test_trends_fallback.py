@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
+from tests.conftest import LAUNCHES, TapRun, assert_exact, run_tap
+from tests.singer.test_event_counts import EVENTS, PROFILES, catalog_selecting
 
-from .conftest import LAUNCHES, TapRun, assert_exact, run_tap
-from .test_event_counts import EVENTS, PROFILES, catalog_selecting
 from .test_trends import (
     BOTH,
     CHARGED,

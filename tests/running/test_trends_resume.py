@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import LAUNCHES, TAP_COMMAND, assert_no_secret, bookmarks, tap_config, truth
-from .oracle import ymd
-from .test_faults import check_state_follows_records, days, messages
+from tests.api.test_faults import check_state_follows_records, days, messages
+from tests.conftest import LAUNCHES, TAP_COMMAND, assert_no_secret, bookmarks, tap_config, truth
+from tests.oracle import ymd
 
 START, END = datetime.date(2024, 1, 1), datetime.date(2024, 3, 31)
 CHARGED = {"name": "charged", "event_name": "Charged"}

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, Emulator
-
-from .conftest import (
+from tests.conftest import (
     LAUNCHES,
     PIZZA,
     assert_exact,
@@ -27,6 +26,7 @@ from .conftest import (
     tap_config,
     truth,
 )
+
 from .test_event_counts import catalog_selecting
 
 OTHER = "ACME-123-0002"

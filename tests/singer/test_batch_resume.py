@@ -26,17 +26,9 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
-
-from . import oracle
-from .conftest import (
-    LAUNCHES,
-    PIZZA,
-    TapRun,
-    assert_exact,
-    bookmarks,
-    tap_config,
-)
-from .delivered import Delivered, batch_config, run_until
+from tests import oracle
+from tests.conftest import LAUNCHES, PIZZA, TapRun, assert_exact, bookmarks, tap_config
+from tests.delivered import Delivered, batch_config, run_until
 
 START, END = datetime.date(2024, 2, 1), datetime.date(2024, 2, 15)
 QUERIES: list[dict[str, Any]] = [PIZZA, LAUNCHES]

@@ -16,8 +16,7 @@ from typing import Any
 import yaml
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import (
+from tests.conftest import (
     PIZZA,
     REPO,
     TAP_COMMAND,

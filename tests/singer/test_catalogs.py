@@ -14,8 +14,7 @@ import pytest
 from tap_clevertap_counts.emulator import Emulator
 from tap_clevertap_counts.errors import ConfigError
 from tap_clevertap_counts.tap import TapClevertapCounts
-
-from .conftest import bookmarks, run_cli, run_tap, tap_config, truth
+from tests.conftest import bookmarks, run_cli, run_tap, tap_config, truth
 
 Edit = Callable[[dict[str, Any]], None]
 

@@ -13,8 +13,7 @@ import requests
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, ManualClock
 from tap_clevertap_counts.tap import TapClevertapCounts
-
-from .conftest import (
+from tests.conftest import (
     LAUNCHES,
     PIZZA,
     assert_exact,

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts import delivery
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import bookmarks, run_tap, tap_config
-from .delivered import batch_config
+from tap_clevertap_counts.singer import delivery
+from tests.conftest import bookmarks, run_tap, tap_config
+from tests.delivered import batch_config
 
 
 def kinds(stdout: str) -> list[str]:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import (
+from tests.conftest import (
     LAUNCHES,
     PIZZA,
     TapRun,

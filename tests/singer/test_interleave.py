@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts import delivery, messages
 from tap_clevertap_counts.emulator import Emulator, ManualClock
+from tap_clevertap_counts.singer import delivery, messages
 from tap_clevertap_counts.tap import TapClevertapCounts
+from tests.conftest import LAUNCHES, PIZZA, tap_config, wait_until
+from tests.delivered import Delivered, Period, batch_config, check_exact, read, run_until, uncovered
 
-from .conftest import LAUNCHES, PIZZA, tap_config, wait_until
-from .delivered import Delivered, Period, batch_config, check_exact, read, run_until, uncovered
 from .test_event_counts import catalog_selecting
 
 BOTH = ("event_counts", "profile_counts")

@@ -24,9 +24,16 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator
-
-from .conftest import LAUNCHES, PIZZA, TAP_COMMAND, assert_no_secret, bookmarks, tap_config, truth
-from .test_faults import check_state_follows_records, days, messages
+from tests.api.test_faults import check_state_follows_records, days, messages
+from tests.conftest import (
+    LAUNCHES,
+    PIZZA,
+    TAP_COMMAND,
+    assert_no_secret,
+    bookmarks,
+    tap_config,
+    truth,
+)
 
 START, END = datetime.date(2024, 1, 1), datetime.date(2024, 1, 30)
 QUERIES: dict[str, dict[str, Any]] = {"pizza": PIZZA, "launches": LAUNCHES}

@@ -15,8 +15,7 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
 from tap_clevertap_counts.tap import TapClevertapCounts
-
-from .conftest import LAUNCHES, PIZZA
+from tests.conftest import LAUNCHES, PIZZA
 
 EMULATOR = Emulator(EmulatorConfig(seed=11, partial_share=0.5, job_seconds=0.01)).start()
 
@@ -51,7 +50,8 @@ StandardTests = get_tap_test_class(TapClevertapCounts, config=CONFIG, catalog=op
 CookiecutterTests = get_tap_test_class(TapClevertapCounts, config=CONFIG)
 # The cookiecutter's sample config: start_date today, no end_date. Only whole days are counted
 # and the default end_date is yesterday, so there is nothing to count (the tap says so in one
-# line, tests/test_today.py); every other test of the suite must pass on that empty sync.
+# line, tests/planning/test_today.py); every other test of the suite must pass on that empty
+# sync.
 # "Today" is pinned (`now`), not read from the clock.
 NOW = datetime.datetime(2024, 5, 15, 9, 30, tzinfo=datetime.UTC)
 SAMPLE_CONFIG = {key: value for key, value in CONFIG.items() if key != "end_date"}

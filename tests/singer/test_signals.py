@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts import signals
 from tap_clevertap_counts.emulator import Emulator
+from tap_clevertap_counts.singer import signals
 from tap_clevertap_counts.tap import TapClevertapCounts
 from tests.conftest import run_tap, tap_config
 

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from tap_clevertap_counts.emulator import Emulator, ManualClock
+from tests import oracle
+from tests.conftest import LAUNCHES, PIZZA, run_tap, tap_config, wait_until
+from tests.delivered import Delivered, Period, batch_config, check_exact, read, run_until, uncovered
 
-from . import oracle
-from .conftest import LAUNCHES, PIZZA, run_tap, tap_config, wait_until
-from .delivered import Delivered, Period, batch_config, check_exact, read, run_until, uncovered
 from .test_event_counts import catalog_selecting, submits
 
 START, END = "2024-03-01", "2024-03-06"

@@ -8,8 +8,7 @@ import threading
 from typing import Any
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, Emulator, ManualClock
-
-from .conftest import (
+from tests.conftest import (
     LAUNCHES,
     PIZZA,
     TapRun,
