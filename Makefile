@@ -75,6 +75,7 @@ lint: install orchestration
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestration tests/e2e/dagster_driver.py
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
