@@ -2,7 +2,7 @@
 
 `end_date` may be today (the contract allows it), but today's counts still grow. A period ending
 today is therefore provisional: it is emitted like any other, but no bookmark moves onto it
-(`streams._advance`) and Trends never counts it (`run.py`), so the next run counts it again
+(`QueryState.advance`) and Trends never counts it (`run.py`), so the next run counts it again
 through the query's own endpoint and an upserting target replaces the row. The other way round,
 a config whose range holds no whole period at all would end quietly with no record; it says why
 in one line instead.

@@ -1,11 +1,12 @@
 """The `profile_counts` and `event_counts` streams: one record per (query, period), bookmarked
 per query and stream.
 
-Each configured query is a partition keyed by its name; its state holds the last `to_date`
-emitted, the day ranges its periods covered (`counted.py`: a `start_date` moved back owes the
-periods before them), the query's fingerprint and the account it was counted for. Records
-carry the account, part of the primary key, so many accounts (one extractor each) can share
-one table, and `counted_by`: the API whose answer the count is (its own endpoint, or Trends).
+Each configured query is a partition keyed by its name; its state (the last `to_date` emitted,
+the periods emitted, the query's fingerprint and the account it was counted for) is read and
+moved by one `QueryState` per run (`planning.query_state`: what holds, what is owed, what a
+record moves). Records carry the account, part of the primary key, so many accounts (one
+extractor each) can share one table, and `counted_by`: the API whose answer the count is (its
+own endpoint, or Trends).
 
 Counting is the run's job (`run.py`): on the first record asked for, every selected stream's
 owed periods are planned once and counted together within the account's limit, and each stream
@@ -17,7 +18,6 @@ trickle), rather than after each record.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
 from collections.abc import Iterable
@@ -29,32 +29,19 @@ from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, Catalog
 from typing_extensions import override
 
 from tap_clevertap_counts.api.request import EVENTS_PATH, PROFILES_PATH, TRENDS_PATH
-from tap_clevertap_counts.config.periods import Period, periods_to_count
+from tap_clevertap_counts.config.periods import Period
 from tap_clevertap_counts.config.settings import QuerySpec, Settings
 from tap_clevertap_counts.errors import ConfigError
 from tap_clevertap_counts.planning import counted
 from tap_clevertap_counts.planning.plan import Job
+from tap_clevertap_counts.planning.query_state import QueryState
 
 from .catalog_check import catalog_problem
 from .delivery import DeliveringStream
 from .tapbase import SingerTap
 
-FINGERPRINT_KEY = "query_fingerprint"
-ACCOUNT_KEY = "account_id"  # in each partition's state: whose data its bookmark describes
 # `counted_by`: the endpoint whose answer a record's count is (/1/counts/<name>.json)
 COUNTED_BY = {PROFILES_PATH: "profiles", EVENTS_PATH: "events", TRENDS_PATH: "trends"}
-
-
-def read_bookmark(value: Any) -> datetime.date | None:
-    """A bookmark as a date: `YYYY-MM-DD` as written, or a hand-edited `YYYYMMDD` (text or int)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or len(value) not in (8, 10):
-        return None
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 class ProfileCountsStream(DeliveringStream):
@@ -103,8 +90,7 @@ class ProfileCountsStream(DeliveringStream):
         super().__init__(tap)
         self._tap_settings = tap
         self._emitted: dict[str, str] = {}  # query -> to_date of the record just emitted
-        self._counted: dict[str, counted.Counted] = {}  # query -> periods emitted before the run
-        self._live: dict[str, _Live] = {}  # query -> what its state counts, as records go out
+        self._queries: dict[str, QueryState] = {}  # query -> its state, as the run planned it
 
     @property
     def settings(self) -> Settings:
@@ -123,137 +109,30 @@ class ProfileCountsStream(DeliveringStream):
 
     # --- planning (called by run.plan_run) -------------------------------------------------
 
-    def bookmark(self, spec: QuerySpec) -> datetime.date | None:
-        """The last period end emitted for this query, unless its definition changed."""
-        state = self.get_context_state({"query_name": spec.name})
-        value = state.get("replication_key_value")
-        if value is None:
-            return None
-        if self._other_account(state):
-            self.logger.info(
-                "query '%s': its bookmark %s is of account %s, not %s: counting account %s "
-                "again from %s",
-                spec.name,
-                value,
-                state[ACCOUNT_KEY],
-                self.settings.account_id,
-                self.settings.account_id,
-                spec.start_date,
-            )
-            return None
-        if state.get(FINGERPRINT_KEY, spec.fingerprint) != spec.fingerprint:
-            self.logger.info(
-                "query '%s' changed since its bookmark %s: counting again from %s",
-                spec.name,
-                value,
-                spec.start_date,
-            )
-            return None
-        day = read_bookmark(value)
-        if day is None:
-            self.logger.warning(
-                "query '%s': unreadable bookmark %r, counting again from %s",
-                spec.name,
-                value,
-                spec.start_date,
-            )
-        return day
-
-    def _other_account(self, state: dict[str, Any]) -> bool:
-        """Whether a partition's bookmark was written for another account. A state from before
-        accounts were stored (no account in it) counts as this account's: no recount on upgrade."""
-        stored: object = state.get(ACCOUNT_KEY, self.settings.account_id)
-        return stored != self.settings.account_id
-
     def owed_periods(self, spec: QuerySpec) -> list[Period]:
-        """The periods of `spec` this run counts: after its bookmark (minus the lookback) and
-        any before it never emitted (a `start_date` moved back, a run stopped midway through
-        those), or all of them when there is no bookmark or the catalog asks for a full-table
-        sync."""
-        settings = self.settings
-        mark = self.bookmark(spec)
-        upto, ever = self._read_counted(spec, mark)
-        self._live[spec.name] = _Live(upto, fresh=mark is None)
-        self._counted[spec.name] = ever
-        bookmark = mark
-        if self.replication_method == REPLICATION_FULL_TABLE:
-            bookmark = None
-            if spec == settings.queries[0]:
-                self.logger.info(
-                    "%s: the catalog asks for a full-table sync: every period from each "
-                    "query's start is counted again (bookmarks are still written)",
-                    self.name,
-                )
-            # every period is a re-count: never one for Trends
-            whole = [(spec.start_date, settings.end_date)]
-            self._counted[spec.name] = counted.Counted(spec.granularity, whole)
-        if bookmark is not None and bookmark > settings.end_date:
-            self.logger.warning(
-                "%s: query '%s' has a bookmark %s after end_date %s: it counts nothing until "
-                "end_date passes %s; to count it again, edit or clear that bookmark",
-                self.name,
-                spec.name,
-                bookmark,
-                settings.end_date,
-                bookmark,
-            )
-        owed = periods_to_count(
-            spec.granularity, spec.start_date, settings.end_date, bookmark, settings.lookback_days
-        )
-        if bookmark is None:
-            return owed
-        return self._with_earlier(spec, bookmark, owed, upto)
-
-    def _read_counted(
-        self, spec: QuerySpec, mark: datetime.date | None
-    ) -> tuple[counted.Counted, counted.Counted]:
-        """What the state counts as emitted up to `mark`, and ever (`counted.read`); nothing
-        when there is no bookmark to go by. A malformed value stops the run in one line."""
-        if mark is None:
-            return counted.Counted(spec.granularity), counted.Counted(spec.granularity)
-        state = self.get_context_state({"query_name": spec.name})
-        try:
-            return counted.read(state, spec.granularity, spec.start_date, mark)
-        except counted.BadCounted as exc:
-            raise ConfigError(
-                f"the state of {self.name} query '{spec.name}': {exc}; write it as the "
-                f'to_date ranges of the periods emitted ([["YYYY-MM-DD", "YYYY-MM-DD"], ...]), '
-                f"as [] to count every period up to its bookmark {mark} again, or remove "
-                f"'{exc.key}' to take every period from its start_date {spec.start_date} "
-                "through the bookmark as counted"
-            ) from None
-
-    def _with_earlier(
-        self,
-        spec: QuerySpec,
-        bookmark: datetime.date,
-        owed: list[Period],
-        upto: counted.Counted,
-    ) -> list[Period]:
-        """`owed` and the periods before them that were never emitted, in order."""
-        every = periods_to_count(spec.granularity, spec.start_date, self.settings.end_date, None, 0)
-        later = set(owed)
-        owed = [p for p in every if p in later or not upto.covers(p)]
-        earlier = len(owed) - len(later)
-        if earlier:
+        """The periods of `spec` this run counts (`QueryState.owed`), its state read anew."""
+        full_table = self.replication_method == REPLICATION_FULL_TABLE
+        if full_table and spec == self.settings.queries[0]:
             self.logger.info(
-                "%s: query '%s': %d %s period(s) from its start %s up to its bookmark %s were "
-                "never emitted (emitted so far: to_dates %s): counting them once",
+                "%s: the catalog asks for a full-table sync: every period from each "
+                "query's start is counted again (bookmarks are still written)",
                 self.name,
-                spec.name,
-                earlier,
-                spec.granularity,
-                spec.start_date,
-                bookmark,
-                upto.describe(),
             )
-        return owed
+        query = QueryState(
+            self.get_context_state({"query_name": spec.name}),
+            spec,
+            self.settings,
+            stream=self.name,
+            logger=self.logger,
+            full_table=full_table,
+        )
+        self._queries[spec.name] = query
+        return query.owed()
 
     def counted(self, spec: QuerySpec) -> counted.Counted:
-        """The periods of `spec` emitted before this run (by `owed_periods`): one of them is a
-        re-count, which Trends never does."""
-        found = self._counted.get(spec.name)
-        return counted.Counted(spec.granularity) if found is None else found
+        """The periods of `spec` emitted before this run (read by `owed_periods`)."""
+        query = self._queries.get(spec.name)
+        return counted.Counted(spec.granularity) if query is None else query.counted()
 
     def job_limit(self) -> int | None:
         """`--test` caps records: plan no more counts than it will take."""
@@ -324,39 +203,8 @@ class ProfileCountsStream(DeliveringStream):
 
     @override
     def _advance(self, name: str, to_date: str) -> None:
-        """Set query `name`'s bookmark to `to_date` unless it is already later, and count the
-        period as emitted.
-
-        A provisional period (one ending today, not over) moves nothing, not even the account
-        or fingerprint: the next run must count it again, from the last whole period's bookmark.
-        """
-        if to_date >= self.settings.today.isoformat():
-            return
-        spec = self._specs[name]
-        state = self.get_context_state({"query_name": name})
-        live = self._live[name]  # planned with the run (`owed_periods`)
-        if not live.written:  # the state holds the very list `add` keeps up to date
-            state[counted.COUNTED_KEY] = live.counted.stored
-            state.pop(counted.DAYS_KEY, None)
-            live.written = True
-        live.counted.add(datetime.date.fromisoformat(to_date))
-        current = read_bookmark(state.get("replication_key_value"))
-        if live.fresh or current is None or to_date > current.isoformat():
-            state["replication_key"] = self.replication_key
-            state["replication_key_value"] = to_date
-            state[FINGERPRINT_KEY] = spec.fingerprint
-            live.fresh = False
-        state[ACCOUNT_KEY] = self.settings.account_id
-
-
-@dataclasses.dataclass
-class _Live:
-    """What a query's state counts as emitted, kept up to date as its records go out: parsed
-    once per run (by `owed_periods`), not per record."""
-
-    counted: counted.Counted
-    fresh: bool  # the stored bookmark describes another definition or account: replace it
-    written: bool = False  # the state holds `counted.stored` (the first advance puts it there)
+        """Query `name`'s period ending on `to_date` is out (`QueryState.advance`)."""
+        self._queries[name].advance(datetime.date.fromisoformat(to_date), self.replication_key)
 
 
 class EventCountsStream(ProfileCountsStream):
