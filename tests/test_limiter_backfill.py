@@ -11,9 +11,9 @@ from typing import Any
 from tap_clevertap_counts.client import CleverTapClient, ClientSettings, CountRequest
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, ManualClock
 from tap_clevertap_counts.limiter import AdaptiveLimiter
-from tap_clevertap_counts.scheduler import OrderedRunner
 
 from .conftest import ROUND_SECONDS, in_rounds
+from .test_scheduler import OneLane
 
 
 def requests_for(days: int) -> list[CountRequest]:
@@ -54,7 +54,7 @@ def run_backfill(
         stop=stop,
     )
     jobs = requests_for(days)
-    runner = OrderedRunner(
+    runner = OneLane(
         jobs,
         lambda job, index: client.count(job, priority=index),
         workers=asked,
