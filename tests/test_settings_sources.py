@@ -247,6 +247,15 @@ def test_meltano_yml_is_what_the_schema_generates() -> None:
     assert done.returncode == 0, done.stderr  # "... run `make hub` and commit meltano.yml"
 
 
+def test_env_example_names_every_setting() -> None:
+    """.env.example (docs/real-account.md: "every TAP_CLEVERTAP_COUNTS_* variable") names them all
+    and nothing else: Meltano ignores a variable of no declared setting, so a misspelt one there
+    would be copied into `.env` and do nothing, silently."""
+    text = (REPO / ".env.example").read_text(encoding="utf-8")
+    named = set(re.findall(r"^#? ?TAP_CLEVERTAP_COUNTS_([A-Z_]+)=", text, re.MULTILINE))
+    assert named == {name.upper() for name in TAP_KEYS}
+
+
 def test_descriptions_are_plain_text_the_sdks_markdown_table_can_hold() -> None:
     """`--about --format=markdown` puts each description in a table cell as it is."""
     for name, prop in CONFIG_SCHEMA["properties"].items():
