@@ -1,6 +1,6 @@
 """`make hub` (first step): write meltano.yml's tap-clevertap-counts settings from the tap's schema.
 
-The schema (tap_clevertap_counts/config_schema.py, what `--about` shows) is the one source of
+The schema (tap_clevertap_counts/singer/config_schema.py, what `--about` shows) is the one source of
 every setting's label (`title`), default and description; this script adds what only Meltano
 needs: the `kind` each JSON type takes in Meltano, `sensitive` for secrets, and the labels of
 the region options. Only the extractor's `settings:` list is rewritten, as text, so that the
@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from tap_clevertap_counts.config_schema import CONFIG_SCHEMA
-from tap_clevertap_counts.settings import TAP_KEYS
+from tap_clevertap_counts.config.settings import TAP_KEYS
+from tap_clevertap_counts.singer.config_schema import CONFIG_SCHEMA
 
 REPO = Path(__file__).resolve().parent.parent
 MELTANO_YML = REPO / "meltano.yml"
@@ -142,7 +142,7 @@ def main() -> int:
     if args.check:
         print(
             f"meltano.yml's {NAME} settings differ from the tap's schema "
-            "(tap_clevertap_counts/config_schema.py): run `make hub` and commit meltano.yml",
+            "(tap_clevertap_counts/singer/config_schema.py): run `make hub` and commit meltano.yml",
             file=sys.stderr,
         )
         return 1

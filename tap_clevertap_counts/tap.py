@@ -1,7 +1,8 @@
-"""`TapClevertapCounts`: the Singer tap, its settings as users see them, and its checks.
+"""`TapClevertapCounts`: the Singer tap, its config checks, and the one run its streams share.
 
-The JSON schema (`config_schema.py`) is what `--about` and Meltano show; `settings.parse_settings`
-is what enforces it (see there why the SDK's schema validation is not used for the tap's own keys).
+Its JSON schema (`singer/config_schema.py`) is what `--about` and Meltano show;
+`config.settings.parse_settings` is what enforces it (`_validate_config` says why the SDK's
+schema validation is not used for the tap's own keys).
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ import jsonschema
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from .config_schema import CONFIG_SCHEMA
-from .delivery import DeliveringStream
+from .config.settings import Settings, is_loopback_host, parse_settings
 from .errors import ConfigError
-from .interleave import Waiter
-from .run import Run, plan_run
-from .settings import Settings, is_loopback_host, parse_settings
-from .statefile import problem as state_problem
-from .statefile import unwrap as unwrap_state
-from .streams import EventCountsStream, ProfileCountsStream
-from .tapbase import SingerTap
-from .today import log_today
+from .planning.today import log_today
+from .running.run import Run, plan_run
+from .singer.config_schema import CONFIG_SCHEMA
+from .singer.delivery import DeliveringStream
+from .singer.interleave import Waiter
+from .singer.statefile import problem as state_problem
+from .singer.statefile import unwrap as unwrap_state
+from .singer.streams import EventCountsStream, ProfileCountsStream
+from .singer.tapbase import SingerTap
 
 CLEVERTAP_POLL_SECONDS = 30  # "Wait 30 seconds between polling requests" (Get Profile Count)
 
@@ -35,9 +36,9 @@ class TapClevertapCounts(SingerTap):
     name = "tap-clevertap-counts"
     package_name = "tap-clevertap-counts"
 
-    # What `--about` lists and meltano.yml declares (tests/test_capabilities.py: they agree, and
-    # each one works). The SDK's default minus activate-version: every stream is incremental and
-    # the SDK sends ACTIVATE_VERSION only in full-table syncs.
+    # What `--about` lists and meltano.yml declares (tests/singer/test_capabilities.py: they
+    # agree, and each one works). The SDK's default minus activate-version: every stream is
+    # incremental and the SDK sends ACTIVATE_VERSION only in full-table syncs.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
@@ -49,7 +50,7 @@ class TapClevertapCounts(SingerTap):
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
-    # The one source of every setting's description (config_schema.py says where it goes).
+    # The one source of every setting's description (singer/config_schema.py says where it goes).
     config_jsonschema = CONFIG_SCHEMA
 
     known_streams = (ProfileCountsStream.name, EventCountsStream.name)
@@ -63,6 +64,7 @@ class TapClevertapCounts(SingerTap):
         super().__init__(**kwargs)
 
     @property
+    @override
     def settings(self) -> Settings:
         """The checked config (checked here too when the tap was built with validation off)."""
         if self._settings is None:
@@ -116,6 +118,7 @@ class TapClevertapCounts(SingerTap):
 
     _run: Run | None = None
 
+    @override
     def counting_run(self, stream: str, query: str) -> Run:
         """The run that counts `stream`'s `query`: planned once for every selected stream.
 

@@ -1,6 +1,6 @@
 """Every description of the settings says what the tap's schema says.
 
-The schema (tap_clevertap_counts/config_schema.py, what `--about` shows) is their one source;
+The schema (tap_clevertap_counts/singer/config_schema.py, what `--about` shows) is their one source;
 meltano.yml's extractor, the Meltano Hub definition, the README's Configuration tables and its
 `--about` section are generated from it (`make hub`, `make readme`). Here each of them is read as
 a user or Meltano reads it and compared with the schema, setting by setting: present everywhere,
@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tap_clevertap_counts.config_schema import CONFIG_SCHEMA
-from tap_clevertap_counts.settings import TAP_KEYS
+from tap_clevertap_counts.config.settings import TAP_KEYS
+from tap_clevertap_counts.singer.config_schema import CONFIG_SCHEMA
 
 from .conftest import CONTRACT_SETTINGS, REPO
 from .test_packaging import run_script
