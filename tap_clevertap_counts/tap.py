@@ -50,6 +50,7 @@ class TapClevertapCounts(SingerTap):
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
+    # The one source of every setting's description (singer/config_schema.py says where it goes).
     config_jsonschema = CONFIG_SCHEMA
 
     known_streams = (ProfileCountsStream.name, EventCountsStream.name)
