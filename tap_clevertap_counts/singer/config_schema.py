@@ -5,7 +5,7 @@ settings: `make hub` writes meltano.yml's extractor settings and the Meltano Hub
 it, `make readme` the README's Configuration tables and its `--about` section, and
 tests/test_settings_sources.py fails while any of them says something else. So a description is
 changed here, and only here. `config.settings.parse_settings` is what enforces them (`tap.py`'s
-`_validate_config` says why the SDK's schema validation is not used for the tap's own keys).
+`check_config` says why the SDK's schema validation is not used for the tap's own keys).
 
 Descriptions are plain text (no markdown, no `|`, `<` or `*`): the SDK's markdown `--about`
 puts them in a table as they are. Numbers that describe the code (Trends' checks, the rolling

@@ -1,15 +1,12 @@
 """Every private singer-sdk member the tap touches, in one place, each with why.
 
-For: whoever upgrades singer-sdk. The SDK's public hooks do not reach what the tap must
-control (a RECORD and its bookmark as one step, STATE after every record, batch files announced
-before bookmarks move, signals that do not cut a message in two), so the tap uses some of its
-private members. Private means the SDK may rename or re-sign them in any release. Here they are
-all, nowhere else: re-exports of private helpers, methods that call private ones, and for the
-hooks the tap overrides, `SdkStream` and `SdkTap`, whose override of each private hook hands it
-to a public-named method (its default: the SDK's own behaviour). `MEMBERS` lists them with the
-signature relied on; `tests/singer/test_sdk_private.py` fails, naming the member, when the
-installed SDK no longer has one so, and when any other module of the package touches a private
-member of the SDK.
+For: whoever upgrades singer-sdk. Its public hooks do not reach what the tap must control (a
+RECORD and its bookmark as one step, a STATE after records, batch files announced before
+bookmarks move, signals that never cut a message), and a private member may change in any
+release. So all of them are here: private helpers re-exported, methods calling private ones, and
+`SdkStream`/`SdkTap`, whose override of each private hook hands it to a public-named method
+(by default the SDK's own). `tests/singer/test_sdk_private.py` checks `MEMBERS` against the
+installed SDK, naming any member changed, and that no other module touches a private member.
 """
 
 from __future__ import annotations
@@ -121,14 +118,13 @@ MEMBERS: tuple[Private, ...] = (
     Private(
         Tap,
         "_reset_state_progress_markers",
-        "Called by `SingerTap.sync_all` (the SDK's `sync_all` is replaced to interleave "
-        "streams): its first step, clearing the progress markers a killed run left.",
+        "Called by `SingerTap.sync_all`: clears the progress markers a killed run left.",
         signature="(self)",
     ),
     Private(
         Tap,
         "_set_compatible_replication_methods",
-        "Called by `SingerTap.sync_all`: the SDK's second step before the streams sync.",
+        "Called by `SingerTap.sync_all`, which keeps every step of the SDK's around the syncs.",
         signature="(self)",
     ),
     Private(
