@@ -1,7 +1,7 @@
 """`TapClevertapCounts`: the Singer tap, its config checks, and the one run its streams share.
 
 Its JSON schema (`singer/config_schema.py`) is what `--about` and Meltano show;
-`config.settings.parse_settings` is what enforces it (`_validate_config` says why the SDK's
+`config.settings.parse_settings` is what enforces it (`check_config` says why the SDK's
 schema validation is not used for the tap's own keys).
 """
 
@@ -50,6 +50,7 @@ class TapClevertapCounts(SingerTap):
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
+    # The one source of every setting's description (singer/config_schema.py says where it goes).
     config_jsonschema = CONFIG_SCHEMA
 
     known_streams = (ProfileCountsStream.name, EventCountsStream.name)
@@ -82,7 +83,7 @@ class TapClevertapCounts(SingerTap):
         return {key: value for key, value in self.config.items() if key not in builtin}
 
     @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def check_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check the tap's keys with `parse_settings` rather than the JSON schema.
 
         A schema validator quotes offending values (a passcode given as a number would be

@@ -17,7 +17,10 @@ import backoff
 PROFILES_PATH = "/1/counts/profiles.json"
 EVENTS_PATH = "/1/counts/events.json"
 TRENDS_PATH = "/1/counts/trends.json"
-DEFAULT_MAX_TRIES = 10  # CleverTap's 429/503 come in bursts: at least 8 tries before giving up
+# Tries in a row that fail (5xx, network, malformed answers) before giving up: CleverTap's 503s
+# come in bursts, so at least 8. A 429 is not one: it spends busy_timeout_seconds instead, and
+# ends the streak like an accepted job (budgets.py).
+DEFAULT_MAX_TRIES = 10
 
 
 class Question(Protocol):

@@ -20,12 +20,10 @@ import heapq
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import partial
 from typing import Generic, TypeVar
 
 from tap_clevertap_counts.errors import StoppedError
 
-J = TypeVar("J")
 R = TypeVar("R")
 Task = Callable[[], None]
 _MISSING = object()
@@ -182,41 +180,3 @@ class LaneRunner(Generic[R]):
     def busy_workers(self) -> int:
         with self._cond:
             return sum(1 for thread in self._threads if thread.is_alive())
-
-
-class OrderedRunner(Generic[J, R]):
-    """Run `work(job, index)` for every job on `workers` threads; iterate results in order."""
-
-    def __init__(
-        self,
-        jobs: Sequence[J],
-        work: Callable[[J, int], R],
-        *,
-        workers: int,
-        window: int,
-        stop: threading.Event,
-    ) -> None:
-        self._jobs = jobs
-        self._work = work
-        feed = ((index, partial(self._do, index)) for index in range(len(jobs)))
-        self._lanes: LaneRunner[R] = LaneRunner(
-            len(jobs),
-            {"jobs": feed},
-            {"jobs": min(workers, len(jobs))},
-            window=max(window, workers),
-            stop=stop,
-        )
-        self._lanes.start()
-
-    def _do(self, index: int) -> None:
-        self._lanes.put(index, self._work(self._jobs[index], index))
-
-    def __iter__(self) -> Iterator[tuple[J, R]]:
-        for index, job in enumerate(self._jobs):
-            yield job, self._lanes.result(index)
-
-    def close(self) -> None:
-        self._lanes.close()
-
-    def busy_workers(self) -> int:
-        return self._lanes.busy_workers()

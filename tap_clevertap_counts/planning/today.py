@@ -2,10 +2,10 @@
 
 `end_date` may be today (the contract allows it), but today's counts still grow. A period ending
 today is therefore provisional: it is emitted like any other, but no bookmark moves onto it
-(`QueryState.advance`) and Trends never counts it (`run.py`), so the next run counts it again
-through the query's own endpoint and an upserting target replaces the row. The other way round,
-a config whose range holds no whole period at all would end quietly with no record; it says why
-in one line instead.
+(`QueryState.advance`) and Trends never counts it (`running/trends_plan.py`), so the next run
+counts it again through the query's own endpoint and an upserting target replaces the row. The
+other way round, a config whose range holds no whole period at all would end quietly with no
+record; it says why in one line instead.
 """
 
 from __future__ import annotations
@@ -21,11 +21,6 @@ def is_provisional(period: Period, today: datetime.date) -> bool:
     """Whether `period` includes a day not over yet (`today` in the account's time zone, or
     later): its count will still grow, so it must be counted again."""
     return period[1] >= today
-
-
-def whole_days_count(periods: list[Period], today: datetime.date) -> int:
-    """How many of `periods` (ascending) end before `today`: the final ones, which come first."""
-    return sum(1 for period in periods if not is_provisional(period, today))
 
 
 _NAMES = {"day": "day", "week": "week (Monday to Sunday)", "month": "calendar month"}

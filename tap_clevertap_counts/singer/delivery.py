@@ -24,14 +24,14 @@ import functools
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from singer_sdk import Stream, metrics
+from singer_sdk import metrics
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers import types
-from singer_sdk.helpers._batch import BatchConfig
 from typing_extensions import override
 
 from . import messages
 from .messages import GuardedWriter, guarded_writer
+from .sdk_private import BatchConfig, SdkStream
 
 STATE_EVERY_RECORDS = 10  # at least; more when the state itself is larger (many queries)
 # Slow answers (CleverTap's 30 s polls): a STATE at least this often while records flow, so a
@@ -51,7 +51,7 @@ def state_overdue(writer: GuardedWriter) -> bool:
     return messages.clock() - writer.state_time >= STATE_EVERY_SECONDS
 
 
-class DeliveringStream(Stream):
+class DeliveringStream(SdkStream):
     """A stream whose subclass says which period a record is (`_period`) and how a period
     moves its bookmark (`_advance`); this class says when: with the RECORD itself, after the
     announcement for a BATCH, with STATE paced across every stream of the tap."""
@@ -78,26 +78,26 @@ class DeliveringStream(Stream):
 
     @property
     def _writer(self) -> GuardedWriter:
-        return guarded_writer(self._tap.message_writer)
+        return guarded_writer(self.owning_tap.message_writer)
 
     # --- RECORD mode: a record and its bookmark in one step ----------------------------------
 
     @override
-    def _write_record_message(self, record: types.Record) -> None:
-        """Held until `_increment_stream_state`, which writes it and moves its bookmark as one
+    def write_record_message(self, record: types.Record) -> None:
+        """Held until `increment_stream_state`, which writes it and moves its bookmark as one
         guarded step. The SDK does the two apart: a SIGTERM landing between them wrote a final
         STATE a period behind the last record, and the resumed run sent that record again."""
         self._unwritten = record
 
     @override
-    def _increment_stream_state(
+    def increment_stream_state(
         self, latest_record: types.Record, *, context: types.Context | None = None
     ) -> None:
         period = self._period(context)
         with self._writer.guard:
             if self._unwritten is not None:
                 record, self._unwritten = self._unwritten, None
-                super()._write_record_message(record)
+                super().write_record_message(record)
             if period is None:
                 return
             if self._batch_config is not None:
@@ -110,7 +110,7 @@ class DeliveringStream(Stream):
     def _pace(self) -> None:
         writer = self._writer
         if writer.since_state >= self._state_every or state_overdue(writer):
-            self._write_state_message()
+            self.write_state_message()
 
     @functools.cached_property
     def _state_every(self) -> int:
@@ -142,10 +142,10 @@ class DeliveringStream(Stream):
             yield
 
     @override
-    def _sync_records(
+    def sync_records(
         self, context: types.Context | None = None, *, write_messages: bool = True
     ) -> Generator[dict[str, Any], Any, Any]:
-        records = super()._sync_records(context, write_messages=write_messages)
+        records = super().sync_records(context, write_messages=write_messages)
         if not self._capturing:
             return records
         self._capturing = False
@@ -155,9 +155,7 @@ class DeliveringStream(Stream):
     # --- BATCH mode ------------------------------------------------------------------------
 
     @override
-    def _sync_batches(
-        self, batch_config: BatchConfig, context: types.Context | None = None
-    ) -> None:
+    def sync_batches(self, batch_config: BatchConfig, context: types.Context | None = None) -> None:
         """Batch files of `batch_size` records, each announced before its bookmarks move.
 
         The SDK's version moves bookmarks as records are read and writes a file only once it
@@ -180,7 +178,7 @@ class DeliveringStream(Stream):
         try:
             with self.get_batch_counter() as counter:
                 self._batch_counter = counter
-                for _ in self._sync_records(context, write_messages=False):
+                for _ in self.sync_records(context, write_messages=False):
                     if len(self._unannounced) >= batch_config.batch_size:
                         self.announce_batch()
                     yield
@@ -199,11 +197,11 @@ class DeliveringStream(Stream):
         config = self._batch_config
         if config is None or not self._unannounced:
             return
-        with guarded_writer(self._tap.message_writer).guard:
+        with guarded_writer(self.owning_tap.message_writer).guard:
             chunk = list(self._unannounced)
             batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=config)
             for manifest in batcher.get_batches(records=iter([entry[0] for entry in chunk])):
-                self._write_batch_message(encoding=config.encoding, manifest=manifest)
+                self.write_batch_message(encoding=config.encoding, manifest=manifest)
                 if self._batch_counter is not None:
                     self._batch_counter.increment()
             for _, name, to_date in chunk:

@@ -21,11 +21,12 @@ from types import TracebackType
 from typing import Any
 
 from singer_sdk.helpers import types
-from singer_sdk.helpers._state import StateWriter
 from singer_sdk.io_base import SingerMessageType, SingerWriter
 from singer_sdk.singerlib.encoding.simple import Message, StateMessage
 from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
+
+from .sdk_private import StateWriter
 
 DELIVERING = frozenset({SingerMessageType.RECORD, SingerMessageType.BATCH})
 

@@ -248,4 +248,4 @@ class EventCountsStream(ProfileCountsStream):
     @selected.setter
     def selected(self, value: bool | None) -> None:
         self.metadata.root.selected = value
-        self._mask = self.metadata.resolve_selection()
+        self.refresh_mask()

@@ -15,9 +15,6 @@ from types import FrameType
 from typing import Any, ClassVar
 
 import click
-from singer_sdk import Tap
-from singer_sdk.helpers._catalog import get_selected_schema
-from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
@@ -29,9 +26,10 @@ from . import interleave, signals
 from .catalog_check import shape_problem
 from .delivery import DeliveringStream
 from .messages import ConfirmingStateWriter, GuardedWriter, guarded_writer
+from .sdk_private import ConfigInput, SdkTap, get_selected_schema
 
 
-class SingerTap(Tap):
+class SingerTap(SdkTap):
     """What every stream of the tap shares at the Singer level: writing, stopping, testing."""
 
     message_writer_class = GuardedWriter
@@ -55,17 +53,17 @@ class SingerTap(Tap):
             raise ConfigError(f"the catalog: {problem}")
         super().__init__(**kwargs)
         # a STATE after the last record even when no bookmark moved (see `messages`)
-        self._state_writer = ConfirmingStateWriter(guarded_writer(self.message_writer))
+        self.replace_state_writer(ConfirmingStateWriter(guarded_writer(self.message_writer)))
 
     @override  # type: ignore[misc]  # the SDK's `sync_all` is final by typing only
     def sync_all(self) -> None:
         """The SDK's, except that the selected streams are synced together, each record out
         as soon as it is counted, rather than one stream after the other (`interleave`).
         Its steps before and after the streams' syncs are the SDK's own, in the same order."""
-        self._reset_state_progress_markers()
-        self._set_compatible_replication_methods()
+        self.reset_state_progress_markers()
+        self.set_compatible_replication_methods()
         if self.state:
-            self._state_writer.write_state(self.state)
+            self.state_writer.write_state(self.state)
         delivering: list[DeliveringStream] = []
         for stream in self.streams.values():
             if not stream.selected and not stream.has_selected_descendents:
@@ -86,14 +84,14 @@ class SingerTap(Tap):
         return interleave.NeverWaits()
 
     @override
-    def _setup_signal_handlers(self) -> None:
+    def setup_signal_handlers(self) -> None:
         """Only in the tap's own command: a tap built in a host process leaves the host's
         signals alone (`signals` says why)."""
         if signals.in_command():
-            super()._setup_signal_handlers()
+            super().setup_signal_handlers()
 
     @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Announce what is read, write the state, and exit 128 + signal, not 0.
 
         A run stopped by SIGTERM or SIGINT did not finish: an orchestrator that timed it out
@@ -104,7 +102,7 @@ class SingerTap(Tap):
         if self._terminating:
             return
         writer = getattr(self, "message_writer", None)
-        if not isinstance(writer, GuardedWriter) or not hasattr(self, "_streams"):
+        if not isinstance(writer, GuardedWriter) or not self.streams_begun:
             raise SystemExit(128 + signum)  # still being built: nothing was sent
         if writer.guard.busy:
             writer.guard.hold(functools.partial(self._terminate, signum))
@@ -113,7 +111,7 @@ class SingerTap(Tap):
 
     def _terminate(self, signum: int) -> None:
         self._terminating = True
-        for stream in (self._streams or {}).values():
+        for stream in self.streams_made().values():
             if isinstance(stream, DeliveringStream):
                 stream.announce_batch()
         self.state_writer.write_state(self.state)
@@ -153,7 +151,7 @@ class SingerTap(Tap):
         if value != CliTestOptionValue.All.value:
             super().cb_test(ctx, param, value)
             return
-        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        config: ConfigInput = ctx.params.get("config", ConfigInput())
         tap = cls(config=config.config, parse_env_config=config.parse_env, validate_config=True)
         tap.run_sync_dry_run(
             dry_run_record_limit=1,

@@ -10,8 +10,8 @@ from typing import Any
 
 from tap_clevertap_counts.api.client import CleverTapClient, ClientSettings, CountRequest
 from tap_clevertap_counts.api.limiter import AdaptiveLimiter
-from tap_clevertap_counts.api.scheduler import OrderedRunner
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, ManualClock
+from tests.api.test_scheduler import OneLane
 from tests.conftest import ROUND_SECONDS, in_rounds
 
 
@@ -53,7 +53,7 @@ def run_backfill(
         stop=stop,
     )
     jobs = requests_for(days)
-    runner = OrderedRunner(
+    runner = OneLane(
         jobs,
         lambda job, index: client.count(job, priority=index),
         workers=asked,
