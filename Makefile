@@ -16,8 +16,14 @@ MELTANO_REQ := meltano[postgres]==4.4.1
 DAGSTER_VENV := .venv-dagster
 DAGSTER_STAMP := $(DAGSTER_VENV)/.installed-stamp
 DAGSTER_UI_STAMP := $(DAGSTER_VENV)/.webserver-stamp
-DAGSTER_REQ := dagster==1.13.28
-DAGSTER_UI_REQ := dagster-webserver==1.13.28
+# Dagster's libraries are released a day after it, each as 0.<minor>.<patch>: pin dagster to the
+# version they require (dagster-celery 0.29.27 needs dagster==1.13.27 exactly; with a newer dagster
+# pip would quietly pick 2021 releases of them that fail on import). tests/e2e/test_dagster_pins.py
+# imports each. dbt-core is the dbt-duckdb utility's version (constraints/dbt-duckdb.txt), so the
+# manifest dagster-dbt reads is the one the utility's dbt wrote.
+DAGSTER_REQ := dagster==1.13.27 dagster-celery==0.29.27 dagster-postgres==0.29.27 \
+	dagster-dbt==0.29.27 dagster-dg-cli==1.13.27 dbt-core==1.11.16
+DAGSTER_UI_REQ := dagster-webserver==1.13.27
 DAGSTER_LOCK := constraints/dagster.txt
 # Pip constraints (every package pinned) for both venvs and for each loader of meltano.yml (its
 # pip_url passes its file with --constraint). `make lock` rewrites them; pyproject keeps ranges.
@@ -59,7 +65,7 @@ chart-venv: $(CHART_STAMP)
 $(DAGSTER_STAMP): $(DAGSTER_LOCK)
 	$(PYTHON) -m venv $(DAGSTER_VENV)
 	$(DAGSTER_VENV)/bin/python -m pip install -q -c $(DAGSTER_LOCK) --upgrade pip
-	$(DAGSTER_VENV)/bin/python -m pip install -q -c $(DAGSTER_LOCK) '$(DAGSTER_REQ)'
+	$(DAGSTER_VENV)/bin/python -m pip install -q -c $(DAGSTER_LOCK) $(DAGSTER_REQ)
 	touch $(DAGSTER_STAMP)
 
 $(DAGSTER_UI_STAMP): $(DAGSTER_STAMP)
@@ -75,8 +81,10 @@ lint: install orchestration
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestration tests/e2e/dagster_driver.py
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline .github/workflows
 
 # On every core (pytest-xdist; -n auto: one worker per CPU). A worker's session fixtures (the
 # Meltano project, the PostgreSQL cluster) are its own: own temp dirs, own free ports.
@@ -98,20 +106,28 @@ matrix: $(STAMP)
 # Re-resolve constraints/ (existing pins kept where still allowed; UPGRADE=1: newest allowed).
 lock: $(MELTANO_STAMP)
 	$(MELTANO_VENV)/bin/python scripts/lock.py --meltano '$(MELTANO_REQ)' \
-		--dagster '$(DAGSTER_REQ)' '$(DAGSTER_UI_REQ)' --chart $(CHART_REQ) \
+		--dagster $(DAGSTER_REQ) '$(DAGSTER_UI_REQ)' --chart $(CHART_REQ) \
 		$(if $(UPGRADE),--upgrade)
 
-.PHONY: readme hub dist
+.PHONY: settings readme hub dist
 # The editable install's metadata (what --about shows) carries the version: reinstall on a bump.
 $(STAMP): tap_clevertap_counts/__init__.py
 
-# README.md's settings section, from `tap-clevertap-counts --about --format=markdown`.
+# Every description of the settings, from their one source, the tap's schema
+# (tap_clevertap_counts/singer/config_schema.py): run it after changing a setting. A test fails while
+# any of them is stale or says something else (tests/test_settings_sources.py).
+settings: readme hub
+
+# README.md's Configuration tables (from the schema) and its `--about` section (from
+# `tap-clevertap-counts --about --format=markdown`).
 readme: $(STAMP)
 	$(BIN)/python scripts/readme.py
 
-# meltano-hub/tap-clevertap-counts.yml (the plugin definition for other Meltano projects), from
-# meltano.yml's extractor; a test fails while it is stale.
+# meltano.yml's tap-clevertap-counts settings (from the schema), then
+# meltano-hub/tap-clevertap-counts.yml (the plugin definition for other Meltano projects) from
+# meltano.yml's extractor.
 hub: $(STAMP)
+	$(BIN)/python scripts/meltano_settings.py
 	$(BIN)/python scripts/hub_definition.py
 
 # The sdist and the wheel in dist/, their metadata checked as PyPI renders it.

@@ -4,7 +4,8 @@ Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-wr
 `--only NAME` runs one group of rows (their figures and checks printed, BENCHMARKS.md left
 alone, since a partial run must not replace the full one): `slow-output` (STATE output with slow
 answers, about two minutes), `accounts` (many accounts at once), `both-streams`, `trends`,
-`orchestration` (accounts as Dagster partitions; needs `make orchestration` and PostgreSQL).
+`orchestration` (accounts as Dagster partitions; needs `make orchestration` and PostgreSQL),
+`counted` (a 30-record run from states of 1 to 10,000 `counted_to_dates` ranges).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks import accounts, accounts_report, orchestration, report, speed, suite  # noqa: E402
+from benchmarks import (  # noqa: E402
+    accounts,
+    accounts_report,
+    counted,
+    orchestration,
+    report,
+    speed,
+    suite,
+)
 
 
 def only_accounts(days: int, long_factor: int) -> int:
@@ -35,6 +44,11 @@ def only_accounts(days: int, long_factor: int) -> int:
 def only_orchestration(days: int, long_factor: int) -> int:
     with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
         return orchestration.main_only(pathlib.Path(workdir))
+
+
+def only_counted(days: int, long_factor: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        return counted.main_only(pathlib.Path(workdir))
 
 
 def slow_output(days: int, long_factor: int) -> int:
@@ -70,6 +84,7 @@ ONLY: dict[str, Callable[[int, int], int]] = {
     "orchestration": only_orchestration,
     "both-streams": lambda days, _: only_speed("both-streams", days),
     "trends": lambda days, _: only_speed("trends", days),
+    "counted": only_counted,
 }
 
 

@@ -3,7 +3,8 @@
 The plugin definition other Meltano projects add the tap from (`meltano add --plugin-type
 extractor tap-clevertap-counts --from-ref <file or URL>`), in Meltano Hub's extractor shape.
 meltano.yml is its one source: namespace, executable, capabilities, settings (kind, default,
-description, sensitive) and select come from there; this script adds what only the Hub needs
+description, sensitive: written there from the tap's schema by scripts/meltano_settings.py, the
+first step of `make hub`) and select come from there; this script adds what only the Hub needs
 (the PyPI name as pip_url, variant, links, keywords, quality). `--check` changes nothing and
 exits 1 when the file is stale (tests/test_hub_definition.py runs it).
 """

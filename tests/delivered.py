@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_clevertap_counts.delivery import STATE_EVERY_RECORDS
 from tap_clevertap_counts.emulator import Emulator
+from tap_clevertap_counts.singer.delivery import STATE_EVERY_RECORDS
 
 from .conftest import TAP_COMMAND, assert_no_secret, event_truth, truth
 
