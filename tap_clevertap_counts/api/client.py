@@ -21,7 +21,6 @@ from typing_extensions import override
 from tap_clevertap_counts.errors import (
     AccountBusyError,
     AuthError,
-    EndpointError,
     PollTimeoutError,
     QueryRejectedError,
     RetriesExhaustedError,
@@ -31,6 +30,7 @@ from tap_clevertap_counts.errors import (
 
 from .answers import Answer, Outcome
 from .budgets import AccountClock, CountClocks, Wait, busy_message
+from .fatal import FATAL, fatal_error, said
 from .limiter import AdaptiveLimiter
 from .request import (
     DEFAULT_MAX_TRIES,
@@ -183,19 +183,19 @@ class CleverTapClient:
             if failures >= tries:
                 raise RetriesExhaustedError(
                     f"Gave up on {request.describe()} after {failures} tries; CleverTap's last "
-                    f"answer: {_said(answer)}. It may be overloaded or down: run again later"
+                    f"answer: {said(answer)}. It may be overloaded or down: run again later"
                 )
             if outcome in (Outcome.RESUBMIT, Outcome.RESUBMIT_LATER):
                 clocks.ended()  # the job is gone: its slot is free
                 req_id = None
             if outcome is Outcome.RESUBMIT:
-                logger.info("%s: %s; submitting it again", request.describe(), _said(answer))
+                logger.info("%s: %s; submitting it again", request.describe(), said(answer))
                 continue
             wait = next(waits)
             logger.warning(
                 "%s: %s; try %d of %d in %.2f s",
                 request.describe(),
-                _said(answer),
+                said(answer),
                 failures + 1,
                 tries,
                 wait,
@@ -229,9 +229,9 @@ class CleverTapClient:
         waited = clocks.waited_for_slot()
         if waited >= settings.busy_timeout:
             self._stop_run()
-            said, what = _said(answer), request.describe()
+            words, what = said(answer), request.describe()
             raise AccountBusyError(
-                busy_message(said, what, waited, self.account, holding=clocks.holds_slot)
+                busy_message(words, what, waited, self.account, holding=clocks.holds_slot)
             )
         if submitting and answer.outcome is Outcome.THROTTLED and self.limiter.throttled():
             self.limiter.yield_slot(priority, self.stop)  # a slot frees when one of ours ends
@@ -245,7 +245,7 @@ class CleverTapClient:
             "%s: %s; the account is busy, waiting %.2f s for a slot (%.0f s of "
             "busy_timeout_seconds=%g spent)",
             request.describe(),
-            _said(answer),
+            said(answer),
             wait,
             waited,
             settings.busy_timeout,
@@ -269,45 +269,13 @@ class CleverTapClient:
 
     def _raise_if_fatal(self, request: Question, answer: Answer) -> None:
         """Stop the run on answers that no retry can fix; nothing more is sent after them."""
-        outcome = answer.outcome
-        if outcome not in (Outcome.AUTH, Outcome.REJECTED, Outcome.ENDPOINT):
+        if answer.outcome not in FATAL:
             return
         if self._optional:
-            raise QueryRejectedError(_said(answer))  # quoted in the fallback's warning
+            raise QueryRejectedError(said(answer))  # quoted in the fallback's warning
         self._stop_run()
-        if outcome is Outcome.AUTH:
-            raise AuthError(
-                f"CleverTap refused the credentials: {_said(answer)}. Check account_id and "
-                "passcode, and that region (or api_url) is the account's region"
-            )
-        if outcome is Outcome.REJECTED and _about_dates(answer.words):
-            raise QueryRejectedError(
-                f"CleverTap refused the dates of {request.describe()}: {_said(answer)}. Its "
-                "'today' comes before the last day asked for: set timezone to the account's "
-                "time zone, or end_date to a day CleverTap has finished"
-            )
-        if outcome is Outcome.REJECTED:
-            raise QueryRejectedError(
-                f"CleverTap rejected {request.describe()}: {_said(answer)}. Fix that query's "
-                "event_name or event_properties in the config"
-            )
-        raise EndpointError(
-            f"{self.settings.base_url} does not answer like CleverTap's counts API: "
-            f"{_said(answer)}. Check region or api_url"
-        )
+        raise fatal_error(request, answer, self.settings.base_url)
 
     def _wait(self, seconds: float) -> None:
         if self.stop.wait(seconds):
             raise StoppedError("stopping")
-
-
-def _about_dates(words: str) -> bool:
-    """A validation error about the range (`[to date in the future]`), not the query."""
-    lowered = words.lower()
-    return "date" in lowered or "future" in lowered
-
-
-def _said(answer: Answer) -> str:
-    if answer.http_status is None:
-        return answer.words
-    return f"HTTP {answer.http_status} '{answer.words}'"
