@@ -34,6 +34,7 @@ from dagster import (
     schedule,
 )
 
+from orchestration.executor import executor_from_environment
 from orchestration.project import (
     MeltanoProject,
     ProjectError,
@@ -123,7 +124,12 @@ def build_definitions(
         for key in accounts.get_partition_keys():
             yield RunRequest(run_key=f"{day}:{key}", partition_key=key)
 
-    return Definitions(assets=[clevertap_counts], jobs=[job], schedules=[daily])
+    return Definitions(
+        assets=[clevertap_counts],
+        jobs=[job],
+        schedules=[daily],
+        executor=executor_from_environment(),
+    )
 
 
 defs = build_definitions(MeltanoProject.discover())
