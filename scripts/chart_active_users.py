@@ -39,8 +39,6 @@ Series = dict[str, Any]
 def model_schema(con: duckdb.DuckDBPyConnection, db: pathlib.Path, given: str | None) -> str:
     """`--schema` if given, else the one schema of the file that holds the model: where dbt
     wrote it, whatever the profile's schema and the project's `+schema` made of its name."""
-    if given:
-        return given
     found = [
         str(row[0])
         for row in con.execute(
@@ -49,6 +47,12 @@ def model_schema(con: duckdb.DuckDBPyConnection, db: pathlib.Path, given: str | 
             [MODEL],
         ).fetchall()
     ]
+    if given:
+        if given not in found:
+            raise SystemExit(
+                f"{db} has no {given}.{MODEL} ({MODEL} is in: {', '.join(found) or 'none'})"
+            )
+        return given
     if not found:
         raise SystemExit(f"{db} has no {MODEL}: build it first (meltano run dbt-duckdb:run)")
     if len(found) > 1:
