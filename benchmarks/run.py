@@ -4,7 +4,8 @@ Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-wr
 `--only NAME` runs one group of rows (their figures and checks printed, BENCHMARKS.md left
 alone, since a partial run must not replace the full one): `slow-output` (STATE output with slow
 answers, about two minutes), `accounts` (many accounts at once), `both-streams`, `trends`,
-`orchestration` (accounts as Dagster partitions; needs `make orchestration` and PostgreSQL).
+`orchestration` (accounts as Dagster partitions; needs `make orchestration` and PostgreSQL),
+`distributed` (accounts on two Celery workers, deploy/; the same needs).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks import accounts, accounts_report, orchestration, report, speed, suite  # noqa: E402
+from benchmarks import (  # noqa: E402
+    accounts,
+    accounts_report,
+    distributed,
+    orchestration,
+    report,
+    speed,
+    suite,
+)
 
 
 def only_accounts(days: int, long_factor: int) -> int:
@@ -35,6 +44,11 @@ def only_accounts(days: int, long_factor: int) -> int:
 def only_orchestration(days: int, long_factor: int) -> int:
     with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
         return orchestration.main_only(pathlib.Path(workdir))
+
+
+def only_distributed(days: int, long_factor: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        return distributed.main_only(pathlib.Path(workdir))
 
 
 def slow_output(days: int, long_factor: int) -> int:
@@ -68,6 +82,7 @@ ONLY: dict[str, Callable[[int, int], int]] = {
     "slow-output": slow_output,
     "accounts": only_accounts,
     "orchestration": only_orchestration,
+    "distributed": only_distributed,
     "both-streams": lambda days, _: only_speed("both-streams", days),
     "trends": lambda days, _: only_speed("trends", days),
 }
@@ -101,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         orchestrated = orchestration.run_all(
             pathlib.Path(workdir), lambda line: print(line, flush=True)
         )
+        spread = distributed.run_all(pathlib.Path(workdir), lambda line: print(line, flush=True))
     checks = suite.checks(results)
     many_checks = accounts.checks(many)
     text = report.render(
@@ -115,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     orchestrated_checks = orchestration.checks(orchestrated)
     text += "\n".join(["", *orchestration.section(orchestrated, orchestrated_checks)])
     checks += orchestrated_checks
+    spread_checks = distributed.checks(spread)
+    text += "\n".join(["", *distributed.section(spread, spread_checks)])
+    checks += spread_checks
     print()
     print(text)
     if not args.no_write:

@@ -82,10 +82,20 @@ class Deployment:
         }
 
     def machine(self, name: str, meltano_yml: str | None = None) -> Machine:
-        """A project copy (meltano.yml replaced by `meltano_yml` if given) with its own home."""
+        """A project copy (meltano.yml replaced by `meltano_yml` if given) with its own home.
+
+        Its plugin venvs are the installed project's, linked: so that Meltano finds them
+        installed from the same pip_url (their fingerprint), each loader's constraints file is
+        named by the installed project's path, not this copy's. (A copy whose pip_url expanded
+        differently would have Meltano reinstall the shared venv on every run, at once.)
+        """
         project = Project.create(self.base / name)
-        if meltano_yml is not None:
-            project.yml.write_text(meltano_yml, encoding="utf-8")
+        text = project.yml.read_text(encoding="utf-8") if meltano_yml is None else meltano_yml
+        own = "${MELTANO_PROJECT_ROOT}/constraints/"
+        assert own in text, "the loaders' pip_urls name their constraints file"
+        project.yml.write_text(
+            text.replace(own, f"{self.installed.root}/constraints/"), encoding="utf-8"
+        )
         (project.root / ".meltano").mkdir()
         for kind in ("extractors", "loaders"):
             (project.root / ".meltano" / kind).symlink_to(self.installed.root / ".meltano" / kind)
