@@ -100,9 +100,11 @@ lint: install orchestration
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestration deploy \
 		tests/e2e/dagster_driver.py tests/e2e/run_queue_check.py
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline .github/workflows
 
 # On every core (pytest-xdist; -n auto: one worker per CPU). A worker's session fixtures (the
 # Meltano project, the PostgreSQL cluster) are its own: own temp dirs, own free ports.
@@ -127,17 +129,25 @@ lock: $(MELTANO_STAMP)
 		--dagster $(DAGSTER_REQ) '$(DAGSTER_UI_REQ)' --chart $(CHART_REQ) \
 		$(if $(UPGRADE),--upgrade)
 
-.PHONY: readme hub dist
+.PHONY: settings readme hub dist
 # The editable install's metadata (what --about shows) carries the version: reinstall on a bump.
 $(STAMP): tap_clevertap_counts/__init__.py
 
-# README.md's settings section, from `tap-clevertap-counts --about --format=markdown`.
+# Every description of the settings, from their one source, the tap's schema
+# (tap_clevertap_counts/singer/config_schema.py): run it after changing a setting. A test fails while
+# any of them is stale or says something else (tests/test_settings_sources.py).
+settings: readme hub
+
+# README.md's Configuration tables (from the schema) and its `--about` section (from
+# `tap-clevertap-counts --about --format=markdown`).
 readme: $(STAMP)
 	$(BIN)/python scripts/readme.py
 
-# meltano-hub/tap-clevertap-counts.yml (the plugin definition for other Meltano projects), from
-# meltano.yml's extractor; a test fails while it is stale.
+# meltano.yml's tap-clevertap-counts settings (from the schema), then
+# meltano-hub/tap-clevertap-counts.yml (the plugin definition for other Meltano projects) from
+# meltano.yml's extractor.
 hub: $(STAMP)
+	$(BIN)/python scripts/meltano_settings.py
 	$(BIN)/python scripts/hub_definition.py
 
 # The sdist and the wheel in dist/, their metadata checked as PyPI renders it.

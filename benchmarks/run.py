@@ -5,7 +5,8 @@ Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-wr
 alone, since a partial run must not replace the full one): `slow-output` (STATE output with slow
 answers, about two minutes), `accounts` (many accounts at once), `both-streams`, `trends`,
 `orchestration` (accounts as Dagster partitions; needs `make orchestration` and PostgreSQL),
-`distributed` (accounts on two Celery workers, deploy/; the same needs).
+`distributed` (accounts on two Celery workers, deploy/; the same needs), `counted` (a 30-record
+run from states of 1 to 10,000 `counted_to_dates` ranges).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if str(REPO) not in sys.path:  # run as a script: make the `benchmarks` package 
 from benchmarks import (  # noqa: E402
     accounts,
     accounts_report,
+    counted,
     distributed,
     orchestration,
     report,
@@ -49,6 +51,11 @@ def only_orchestration(days: int, long_factor: int) -> int:
 def only_distributed(days: int, long_factor: int) -> int:
     with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
         return distributed.main_only(pathlib.Path(workdir))
+
+
+def only_counted(days: int, long_factor: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        return counted.main_only(pathlib.Path(workdir))
 
 
 def slow_output(days: int, long_factor: int) -> int:
@@ -85,6 +92,7 @@ ONLY: dict[str, Callable[[int, int], int]] = {
     "distributed": only_distributed,
     "both-streams": lambda days, _: only_speed("both-streams", days),
     "trends": lambda days, _: only_speed("trends", days),
+    "counted": only_counted,
 }
 
 

@@ -16,7 +16,7 @@ from benchmarks import scenarios
 from benchmarks.measure import lower_bound
 from benchmarks.processes import EmulatorSettings
 from benchmarks.scenarios import Outcome, Scenario
-from tap_clevertap_counts.trends import CHECKS
+from tap_clevertap_counts.running.trends import CHECKS
 
 TRENDS_DAYS = 365
 TRENDS_JOB_SECONDS = 0.05  # small, so that the run without Trends (3,650 jobs) takes minutes

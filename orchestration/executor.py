@@ -1,44 +1,25 @@
-"""Which executor runs the job's steps, chosen when the definitions load: `DAGSTER_EXECUTOR`.
-
-- unset or `default`: Dagster's own default (multiprocess, or in-process for one step), as before;
-- `multiprocess`, `in_process`: those executors;
-- `celery`: each step a Celery task on the workers of deploy/ (orchestration/distributed.py:
-  broker and backend from the environment, queue from the run's `dagster-celery/queue` tag).
-
-The choice is the environment's, not the code's, so one set of definitions runs on a laptop and
-on the workers; dagster-celery is imported only when chosen.
-"""
+"""The executor of every job here, chosen when Dagster loads the definitions: one set of
+definitions serves one machine (steps as processes) and a Celery deployment (steps on workers)."""
 
 from __future__ import annotations
 
 import os
 
-from dagster import (
-    ExecutorDefinition,
-    in_process_executor,
-    multi_or_in_process_executor,
-    multiprocess_executor,
-)
+from dagster import ExecutorDefinition, multiprocess_executor
 
 VARIABLE = "DAGSTER_EXECUTOR"
-CHOICES = ("default", "multiprocess", "in_process", "celery")
+CHOICES = ("multiprocess", "celery")
 
 
-class ExecutorChoiceError(ValueError):
-    """DAGSTER_EXECUTOR names no executor: the message lists the ones it may name."""
-
-
-def executor_from_environment() -> ExecutorDefinition:
-    """The executor `DAGSTER_EXECUTOR` names (see the module's docstring)."""
-    chosen = os.environ.get(VARIABLE, "").strip() or "default"
-    if chosen == "default":
-        return multi_or_in_process_executor
+def job_executor() -> ExecutorDefinition:
+    """`DAGSTER_EXECUTOR`: `multiprocess` (the default) or `celery`: dagster-celery's executor as
+    deploy/ runs it (orchestration/distributed.py: broker and result backend from the
+    environment, each run's steps on the queue its `dagster-celery/queue` tag names)."""
+    chosen = os.environ.get(VARIABLE, "").strip() or "multiprocess"
     if chosen == "multiprocess":
         return multiprocess_executor
-    if chosen == "in_process":
-        return in_process_executor
     if chosen == "celery":
         from orchestration.distributed import celery_from_environment  # noqa: PLC0415
 
         return celery_from_environment()
-    raise ExecutorChoiceError(f"{VARIABLE}={chosen!r}: use one of {', '.join(CHOICES)}")
+    raise ValueError(f"{VARIABLE}={chosen!r}: choose one of {', '.join(CHOICES)}")

@@ -20,31 +20,32 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from orchestration.failures import TAP_ERROR, Verdict, classify
 from orchestration.project import MeltanoProject
 
 PARALLEL_LOADERS = frozenset({"target-postgres"})
 TAIL_LINES = 40
+ERROR_LINES = 20
+ERROR_MARKS = ("[error", TAP_ERROR, "internal error:", "Error:")
 
 Log = Callable[[str], None]
 
 
 class MeltanoFailed(Exception):
-    def __init__(self, command: Sequence[str], code: int, tail: list[str]) -> None:
+    def __init__(
+        self, command: Sequence[str], code: int, tail: list[str], errors: list[str]
+    ) -> None:
         self.command = " ".join(command)
         self.code = code
         self.tail = tail
+        self.errors = errors  # every error line, however early: the tap's may be long gone
         super().__init__(f"`{self.command}` exited {code}")
 
     @property
-    def cause(self) -> str:
-        """The tap's one-line error (`tap-clevertap-counts: error: ...`), else a plugin's last
-        line mentioning an error, else its last line: not Meltano's "Block run completed"."""
-        plugins = [line for line in self.tail if " meltano " not in line]
-        for wanted in (": error:", "rror"):
-            found = [line for line in plugins if wanted in line]
-            if found:
-                return found[-1]
-        return (plugins or self.tail or ["no output"])[-1]
+    def verdict(self) -> Verdict:
+        """Why it failed (the tap's one-line error where it wrote one), and whether another
+        try could pass."""
+        return classify([*self.errors, *self.tail])
 
 
 @contextlib.contextmanager
@@ -71,8 +72,9 @@ def environ() -> dict[str, str]:
 
 def run_streamed(command: Sequence[str], cwd: os.PathLike[str], log: Log) -> None:
     """Run `command`, passing each output line to `log` as it comes; raise MeltanoFailed with
-    the last lines when it exits non-zero."""
+    its error lines and last lines when it exits non-zero."""
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    errors: collections.deque[str] = collections.deque(maxlen=ERROR_LINES)
     with subprocess.Popen(  # noqa: S603 (our own meltano, arguments from meltano.yml and config)
         list(command),
         cwd=cwd,
@@ -88,10 +90,32 @@ def run_streamed(command: Sequence[str], cwd: os.PathLike[str], log: Log) -> Non
             line = raw.rstrip()
             if line:
                 tail.append(line)
+                if any(mark in line for mark in ERROR_MARKS):
+                    errors.append(line)
                 log(line)
         code = proc.wait()
     if code != 0:
-        raise MeltanoFailed(command, code, list(tail))
+        raise MeltanoFailed(command, code, list(tail), list(errors))
+
+
+def captured(command: Sequence[str], cwd: os.PathLike[str]) -> str:
+    """`command`'s standard output, never logged (it may hold secrets); MeltanoFailed with its
+    error output when it fails."""
+    proc = subprocess.run(  # noqa: S603 (our own meltano, arguments from meltano.yml and config)
+        list(command),
+        cwd=cwd,
+        env=environ(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if any(mark in line for mark in ERROR_MARKS)]
+        raise MeltanoFailed(command, proc.returncode, lines[-TAIL_LINES:], errors)
+    return proc.stdout
 
 
 def ensure_system_database(project: MeltanoProject, meltano: str, log: Log) -> None:

@@ -4,12 +4,13 @@ and dbt utility it is tested with (target-duckdb, dbt-duckdb).
 The plugin definitions other Meltano projects add them from (`meltano add --plugin-type
 extractor tap-clevertap-counts --from-ref <file or URL>`, the same with `loader target-duckdb`
 and `utility dbt-duckdb`), in Meltano Hub's shape. meltano.yml is their one source: namespace,
-executable, capabilities, commands, settings (kind, default, description, sensitive) and select
-come from there, a loader's `config:` becoming its settings' defaults; this script adds what only
-the Hub needs (the tap's PyPI name as pip_url, variant, links, keywords, quality). The loader's
-and the utility's pip_url name meltano.yml's packages pinned exactly (each `~=` range replaced by
-the pin of its constraints/ file, which another project does not have). `--check` changes
-nothing and exits 1 when a file is stale (tests/test_hub_definition.py runs it).
+executable, capabilities, commands, settings (kind, default, description, sensitive: the tap's
+written there from its schema by scripts/meltano_settings.py, the first step of `make hub`) and
+select come from there, a loader's `config:` becoming its settings' defaults; this script adds
+what only the Hub needs (the tap's PyPI name as pip_url, variant, links, keywords, quality). The
+loader's and the utility's pip_url name meltano.yml's packages pinned exactly (each `~=` range
+replaced by the pin of its constraints/ file, which another project does not have). `--check`
+changes nothing and exits 1 when a file is stale (tests/test_hub_definition.py runs it).
 """
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
 """Singer tap for CleverTap's counts API."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"

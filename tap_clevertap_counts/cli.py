@@ -19,9 +19,9 @@ from typing import NoReturn
 from singer_sdk.exceptions import StreamMapConfigError
 from typing_extensions import override
 
-from . import signals, statefile
-from .catalog_check import shape_problem
 from .errors import CleverTapCountsError, ConfigError
+from .singer import signals, statefile
+from .singer.catalog_check import shape_problem
 from .tap import TapClevertapCounts
 
 PROG = "tap-clevertap-counts"

@@ -29,7 +29,8 @@ class QueryRejectedError(ApiError):
 
 
 class RetriesExhaustedError(ApiError):
-    """A transient failure (429, 5xx, network, a malformed answer) outlasted every retry."""
+    """A failing server (5xx, a timeout, a network error, a malformed answer) outlasted every
+    try in a row (`max_tries`). A 429 spends `busy_timeout_seconds` instead (`budgets.py`)."""
 
 
 class AccountBusyError(ApiError):

@@ -1,7 +1,8 @@
-"""`TapClevertapCounts`: the Singer tap, its settings as users see them, and its checks.
+"""`TapClevertapCounts`: the Singer tap, its config checks, and the one run its streams share.
 
-The JSON schema below is what `--about` and Meltano show; `settings.parse_settings` is what
-enforces it (see there why the SDK's schema validation is not used for the tap's own keys).
+Its JSON schema (`singer/config_schema.py`) is what `--about` and Meltano show;
+`config.settings.parse_settings` is what enforces it (`check_config` says why the SDK's
+schema validation is not used for the tap's own keys).
 """
 
 from __future__ import annotations
@@ -11,68 +12,20 @@ import urllib.parse
 from typing import Any, ClassVar
 
 import jsonschema
-from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from .delivery import DeliveringStream
+from .config.settings import Settings, is_loopback_host, parse_settings
 from .errors import ConfigError
-from .interleave import Waiter
-from .periods import GRANULARITY_PATTERN
-from .queries import OPERATORS
-from .run import Run, plan_run
-from .settings import DEFAULTS, REGION_HOSTS, Settings, is_loopback_host, parse_settings
-from .statefile import problem as state_problem
-from .statefile import unwrap as unwrap_state
-from .streams import EventCountsStream, ProfileCountsStream
-from .tapbase import SingerTap
-from .today import log_today
-
-_FILTER = th.ObjectType(
-    th.Property("name", th.StringType, required=True, description="Event property name"),
-    th.Property(
-        "operator",
-        th.StringType,
-        required=True,
-        allowed_values=list(OPERATORS),
-        description="CleverTap operator: " + ", ".join(OPERATORS),
-    ),
-    th.Property(
-        "value",
-        th.CustomType({"type": ["string", "number", "boolean", "array"]}),
-        description="A primitive, or a list of primitives meaning OR",
-    ),
-    additional_properties=False,
-)
-
-_QUERY = th.ObjectType(
-    th.Property(
-        "name",
-        th.StringType,
-        required=True,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="Unique id of the query in records and state: letters, digits, _ and -",
-    ),
-    th.Property("event_name", th.StringType, required=True, description="CleverTap event name"),
-    th.Property(
-        "event_properties",
-        th.ArrayType(_FILTER),
-        description="Filters on event properties, all of which must match (default none)",
-    ),
-    th.Property(
-        "granularity",
-        th.StringType,
-        pattern=GRANULARITY_PATTERN,
-        default="day",
-        description="Period of each count: day, week (ISO, Mon-Sun), month, or rolling_<N>d "
-        "(N 2-366: for each day D, the N days ending on D; rolling_7d = weekly actives as of D)",
-    ),
-    th.Property(
-        "start_date", th.DateType, description="First day for this query (default: start_date)"
-    ),
-    additional_properties=False,
-)
-
+from .planning.today import log_today
+from .running.run import Run, plan_run
+from .singer.config_schema import CONFIG_SCHEMA
+from .singer.delivery import DeliveringStream
+from .singer.interleave import Waiter
+from .singer.statefile import problem as state_problem
+from .singer.statefile import unwrap as unwrap_state
+from .singer.streams import EventCountsStream, ProfileCountsStream
+from .singer.tapbase import SingerTap
 
 CLEVERTAP_POLL_SECONDS = 30  # "Wait 30 seconds between polling requests" (Get Profile Count)
 
@@ -83,9 +36,9 @@ class TapClevertapCounts(SingerTap):
     name = "tap-clevertap-counts"
     package_name = "tap-clevertap-counts"
 
-    # What `--about` lists and meltano.yml declares (tests/test_capabilities.py: they agree, and
-    # each one works). The SDK's default minus activate-version: every stream is incremental and
-    # the SDK sends ACTIVATE_VERSION only in full-table syncs.
+    # What `--about` lists and meltano.yml declares (tests/singer/test_capabilities.py: they
+    # agree, and each one works). The SDK's default minus activate-version: every stream is
+    # incremental and the SDK sends ACTIVATE_VERSION only in full-table syncs.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
@@ -97,116 +50,8 @@ class TapClevertapCounts(SingerTap):
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "account_id",
-            th.StringType,
-            required=True,
-            description="CleverTap account id, sent as X-CleverTap-Account-Id",
-        ),
-        th.Property(
-            "passcode",
-            th.StringType,
-            required=True,
-            secret=True,
-            description="CleverTap passcode, sent as X-CleverTap-Passcode; never logged",
-        ),
-        th.Property(
-            "region",
-            th.StringType,
-            default=DEFAULTS["region"],
-            allowed_values=list(REGION_HOSTS),
-            description="Account region: in1, sg1, us1, aps3, mec1 -> https://<region>.api."
-            "clevertap.com; eu1 (alias global) -> https://api.clevertap.com",
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            description="Base URL override (a proxy, the local emulator); plain http only "
-            "for loopback hosts. Default: from region",
-        ),
-        th.Property(
-            "start_date", th.DateType, required=True, description="First day to count, YYYY-MM-DD"
-        ),
-        th.Property(
-            "end_date",
-            th.DateType,
-            description="Last day to count, YYYY-MM-DD; never later than today. "
-            "Default: yesterday in timezone. Periods ending today are provisional: emitted, "
-            "but the bookmark stays on the last whole period, so the next run counts them again",
-        ),
-        th.Property(
-            "timezone",
-            th.StringType,
-            default=DEFAULTS["timezone"],
-            description="The account's IANA time zone: decides today and yesterday",
-        ),
-        th.Property(
-            "queries",
-            th.ArrayType(_QUERY),
-            required=True,
-            description="The event queries to count (at least one)",
-        ),
-        th.Property(
-            "lookback_days",
-            th.IntegerType,
-            default=DEFAULTS["lookback_days"],
-            description="Re-count this many days before each query's bookmark on every run "
-            "(late events, profile merges)",
-        ),
-        th.Property(
-            "poll_interval_seconds",
-            th.NumberType,
-            default=DEFAULTS["poll_interval_seconds"],
-            description="Wait between polls of a pending (partial) query, as CleverTap asks; "
-            "retry waits scale with it",
-        ),
-        th.Property(
-            "poll_timeout_seconds",
-            th.NumberType,
-            default=DEFAULTS["poll_timeout_seconds"],
-            description="Give up on one pending query once it has computed this long, counted "
-            "from its acceptance (waiting for a slot before it does not count)",
-        ),
-        th.Property(
-            "max_concurrent_queries",
-            th.IntegerType,
-            default=DEFAULTS["max_concurrent_queries"],
-            description="Count queries in flight at once per API (CleverTap allows 3 per "
-            "account for each of Get Profile Count, Get Event Count and Trends)",
-        ),
-        th.Property(
-            "backfill_with_trends",
-            th.BooleanType,
-            default=DEFAULTS["backfill_with_trends"],
-            description="Count never-counted daily backlogs of 30 days or more of unfiltered "
-            "queries through CleverTap's Trends API (a year per job), after checking 7 days of "
-            "each series (first, last, 5 sampled) against the query's own endpoint; any "
-            "difference falls back to day by day",
-        ),
-        th.Property(
-            "count_events",
-            th.BooleanType,
-            default=DEFAULTS["count_events"],
-            description="Also count events: the event_counts stream (Get Event Count, twice the "
-            "API calls) is counted only when this is true and the catalog selects it",
-        ),
-        th.Property(
-            "busy_timeout_seconds",
-            th.NumberType,
-            default=DEFAULTS["busy_timeout_seconds"],
-            description="How long the run waits through CleverTap's 429 'too many concurrent "
-            "requests' (another client of the account holds its slots) with none of its queries "
-            "accepted before it stops; each accepted query starts the wait again",
-        ),
-        th.Property(
-            "request_timeout_seconds",
-            th.NumberType,
-            default=DEFAULTS["request_timeout_seconds"],
-            description="Timeout of one HTTP request",
-        ),
-        additional_properties=False,
-    ).to_dict()
+    # The one source of every setting's description (singer/config_schema.py says where it goes).
+    config_jsonschema = CONFIG_SCHEMA
 
     known_streams = (ProfileCountsStream.name, EventCountsStream.name)
 
@@ -219,6 +64,7 @@ class TapClevertapCounts(SingerTap):
         super().__init__(**kwargs)
 
     @property
+    @override
     def settings(self) -> Settings:
         """The checked config (checked here too when the tap was built with validation off)."""
         if self._settings is None:
@@ -237,7 +83,7 @@ class TapClevertapCounts(SingerTap):
         return {key: value for key, value in self.config.items() if key not in builtin}
 
     @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def check_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check the tap's keys with `parse_settings` rather than the JSON schema.
 
         A schema validator quotes offending values (a passcode given as a number would be
@@ -272,6 +118,7 @@ class TapClevertapCounts(SingerTap):
 
     _run: Run | None = None
 
+    @override
     def counting_run(self, stream: str, query: str) -> Run:
         """The run that counts `stream`'s `query`: planned once for every selected stream.
 

@@ -41,9 +41,9 @@ DEFINITIONS: list[tuple[str, list[dict[str, Any]]]] = [
     ("Product Viewed", []),
 ]
 CALENDAR = ("day", "week", "month")
-# "counted": the calibration run's days, not the scenario's; a state without them is taken as
-# counted from the query's start through its bookmark, which is what the oracle assumes
-PARTITION_KEYS = ("context", "replication_key", "replication_key_value", "counted")
+# "counted_to_dates": the calibration run's periods, not the scenario's; a state without them is
+# taken as counted from the query's start through its bookmark, which is what the oracle assumes
+PARTITION_KEYS = ("context", "replication_key", "replication_key_value", "counted_to_dates")
 
 
 def query(index: int, granularity: str, start: Date | None = None) -> dict[str, Any]:

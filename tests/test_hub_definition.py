@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from tap_clevertap_counts.settings import TAP_KEYS
+from tap_clevertap_counts.config.settings import TAP_KEYS
 from tap_clevertap_counts.tap import TapClevertapCounts
 
 from .conftest import REPO, about

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tap_clevertap_counts.client import CleverTapClient, ClientSettings
+from tap_clevertap_counts.api.client import CleverTapClient, ClientSettings
+from tap_clevertap_counts.config.settings import parse_settings
 from tap_clevertap_counts.emulator import Emulator, EmulatorConfig
-from tap_clevertap_counts.settings import parse_settings
 
 from .conftest import (
     LAUNCHES,

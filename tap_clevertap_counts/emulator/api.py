@@ -6,91 +6,31 @@ random faults, payload, validation, concurrency) reads top to bottom in one plac
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import threading
 import time
 from collections.abc import Callable
-from email.message import Message
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from tap_clevertap_counts.emulator import auth, hostile, trends
 from tap_clevertap_counts.emulator import messages as m
 from tap_clevertap_counts.emulator.config import EmulatorConfig, changed
+from tap_clevertap_counts.emulator.exchange import (
+    APIS,
+    ROUTES,
+    Incoming,
+    Outgoing,
+    failure,
+    log_entry,
+    parse_json,
+)
 from tap_clevertap_counts.emulator.faults import JSON_KINDS, Faults, InjectQueue
 from tap_clevertap_counts.emulator.jobs import JobBook
 from tap_clevertap_counts.emulator.query import Rejected, parse_query
 from tap_clevertap_counts.emulator.reqlog import RequestLog
 from tap_clevertap_counts.emulator.store import EventStore
 
-# Path -> whether it counts distinct profiles (True) or occurrences (False); None: Trends,
-# whose body says which (`unique`).
-ROUTES: dict[str, bool | None] = {
-    "/1/counts/profiles.json": True,
-    "/1/counts/events.json": False,
-    trends.PATH: None,
-}
-# Path -> the API whose concurrency limit a request counts against (CleverTap: 3 per API).
-APIS = {
-    "/1/counts/profiles.json": "profiles",
-    "/1/counts/events.json": "events",
-    trends.PATH: "trends",
-}
 SLOW_DEFAULT_SECONDS = 2.0
-_RESET_BODY = b'{"status":"success","count":7138}'
-
-
-@dataclasses.dataclass(frozen=True)
-class Incoming:
-    """What the socket layer read: the body is None when the request had none."""
-
-    method: str
-    target: str
-    headers: Message
-    body: bytes | None
-
-
-@dataclasses.dataclass
-class Outgoing:
-    """What to send back. `action` is "normal", "reset" (cut mid-body) or "redirect"."""
-
-    status: int
-    payload: dict[str, Any] | None = None
-    raw: hostile.RawAnswer | None = None
-    action: str = "normal"
-    location: str | None = None
-
-    def body(self) -> bytes:
-        if self.action == "reset":
-            return _RESET_BODY
-        if self.raw is not None:
-            return self.raw.body
-        return json.dumps(self.payload).encode() if self.payload is not None else b""
-
-    def content_type(self) -> str | None:
-        if self.raw is not None:
-            return self.raw.content_type
-        return "application/json"
-
-
-def _fail(pair: tuple[int, str]) -> Outgoing:
-    return Outgoing(pair[0], m.fail(pair[1]))
-
-
-def _parse_json(body: bytes | None) -> tuple[object, bool]:
-    """(parsed body, whether it is JSON); CleverTap reads the body whatever the Content-Type."""
-    if not body:
-        return None, False
-    try:
-        text = body.decode("utf-8")
-        return json.loads(text, parse_constant=_no_constants), True
-    except (UnicodeDecodeError, ValueError):
-        return body.decode("utf-8", errors="replace"), False
-
-
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
 
 
 class CountsAPI:
@@ -126,7 +66,7 @@ class CountsAPI:
     def handle(self, request: Incoming) -> Outgoing:
         """Answer one request, log it, and hold the account's slot for as long as it runs."""
         config = self.config
-        entry = _entry(request)
+        entry = log_entry(request)
         path = urlsplit(request.target).path
         # One limit per API (CleverTap's "API Request Limit" page), or one for the whole
         # account when `shared_limit` says so: the slot key is what the limit is counted on.
@@ -138,9 +78,9 @@ class CountsAPI:
         try:
             if entry["kind"] == "other" or (path == trends.PATH and config.trends_off):
                 known_path = path in ROUTES and entry["kind"] == "other"
-                out = _fail(m.METHOD_NOT_ALLOWED if known_path else m.NOT_FOUND)
+                out = failure(m.METHOD_NOT_ALLOWED if known_path else m.NOT_FOUND)
             elif (denied := auth.check(request.headers, account, config.passcode)) is not None:
-                out = _fail(denied)
+                out = failure(denied)
             else:
                 req_id = entry["req_id"]
                 job_id = req_id if isinstance(req_id, int) else None
@@ -184,10 +124,10 @@ class CountsAPI:
                 entry["answer"] = forced
                 return self._forced(forced, request), holds_slot
         if config.maintenance:
-            return _fail(m.MAINTENANCE), holds_slot
+            return failure(m.MAINTENANCE), holds_slot
         fault = self.faults.draw(config.fault_429, config.fault_500, config.fault_503)
         if fault is not None:
-            return _fail(fault), holds_slot
+            return failure(fault), holds_slot
         unique = ROUTES[path]
         over_limit = entry["inflight"] > config.concurrency_limit
         if kind == "poll":
@@ -217,15 +157,15 @@ class CountsAPI:
         slots: str,
         over_limit: bool,
     ) -> tuple[Outgoing, bool]:
-        body, is_json = _parse_json(raw_body)
+        body, is_json = parse_json(raw_body)
         if not is_json or body is None:
-            return _fail(m.PAYLOAD_MANDATORY), True
+            return failure(m.PAYLOAD_MANDATORY), True
         try:
             query = parse_query(body, config.current_day(), self.store.EVENTS)
         except Rejected as rejected:
             return Outgoing(400, m.fail(rejected.error)), True
         if over_limit:
-            return _fail(m.TOO_MANY_CONCURRENT), True
+            return failure(m.TOO_MANY_CONCURRENT), True
         count = self.store.count_filtered(
             unique, query.event_name, query.filters, query.from_date, query.to_date
         )
@@ -234,15 +174,15 @@ class CountsAPI:
     def _submit_trends(
         self, raw_body: bytes | None, config: EmulatorConfig, slots: str, over_limit: bool
     ) -> tuple[Outgoing, bool]:
-        body, is_json = _parse_json(raw_body)
+        body, is_json = parse_json(raw_body)
         if not is_json or body is None:
-            return _fail(m.PAYLOAD_MANDATORY), True
+            return failure(m.PAYLOAD_MANDATORY), True
         try:
             query = trends.parse_trends(body, config.current_day())
         except Rejected as rejected:
             return Outgoing(400, m.fail(rejected.error)), True
         if over_limit:
-            return _fail(m.TOO_MANY_CONCURRENT), True
+            return failure(m.TOO_MANY_CONCURRENT), True
         answer = trends.series(
             self.store,
             query,
@@ -286,49 +226,21 @@ class CountsAPI:
         over_limit: bool,
     ) -> Outgoing:
         if req_id is None:
-            return _fail(m.INVALID_QUERY)
+            return failure(m.INVALID_QUERY)
         job = None
         if isinstance(req_id, int):
             ttl = config.req_id_ttl_seconds
             job = self.jobs.poll(req_id, slots, APIS[path], ttl)
         if job is None:
-            return _fail(m.INVALID_REQUEST_ID)
+            return failure(m.INVALID_REQUEST_ID)
         if not self.jobs.finished(job):
             return Outgoing(200, m.partial(job.req_id))
         if over_limit:
-            return _fail(m.TOO_MANY_CONCURRENT)
+            return failure(m.TOO_MANY_CONCURRENT)
         if job.fails:
-            return _fail(m.ERROR_PROCESSING)
+            return failure(m.ERROR_PROCESSING)
         return Outgoing(200, dict(job.payload) if job.payload else m.success(job.count))
 
 
 def _endpoint(unique: bool) -> str:
     return "profiles" if unique else "events"
-
-
-def _entry(request: Incoming) -> dict[str, Any]:
-    """The log entry of a request, before it is answered: what was asked, never by whom."""
-    url = urlsplit(request.target)
-    kind = {"POST": "submit", "GET": "poll"}.get(request.method, "other")
-    if url.path not in ROUTES:
-        kind = "other"
-    body: object = None
-    if request.method == "POST":
-        body, _ = _parse_json(request.body)
-    req_id: int | str | None = None
-    if kind == "poll":
-        raw_id = (parse_qs(url.query).get("req_id") or [""])[0]
-        if raw_id:
-            req_id = int(raw_id) if raw_id.isdigit() and raw_id.isascii() else raw_id
-    return {
-        "t": time.time(),
-        "method": request.method,
-        "path": request.target,
-        "kind": kind,
-        "body": body,
-        "req_id": req_id,
-        "status": 0,
-        "answer": None,
-        "inflight": 0,
-        "injected": None,
-    }

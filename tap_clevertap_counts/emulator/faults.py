@@ -81,6 +81,7 @@ class _Injection:
     kind: str
     remaining: int
     on: str
+    skip: int = 0  # matching requests still to let through before the first forced answer
 
 
 class InjectQueue:
@@ -90,15 +91,17 @@ class InjectQueue:
         self._lock = threading.Lock()
         self._queue: list[_Injection] = []
 
-    def add(self, kind: str, times: int = 1, on: str = "any") -> None:
+    def add(self, kind: str, times: int = 1, on: str = "any", after: int = 0) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown injection kind {kind!r}; known: {', '.join(sorted(KINDS))}")
         if on not in TARGETS:
             raise ValueError(f"on must be one of {', '.join(sorted(TARGETS))}, got {on!r}")
         if times < 1:
             raise ValueError("times must be at least 1")
+        if after < 0:
+            raise ValueError("after must not be negative")
         with self._lock:
-            self._queue.append(_Injection(kind, times, on))
+            self._queue.append(_Injection(kind, times, on, after))
 
     def take(self, request_kind: str, *, trends: bool = False) -> str | None:
         """The kind forced on this request (and one use of it spent), or None."""
@@ -108,6 +111,9 @@ class InjectQueue:
                 if on in ("any", request_kind) or (
                     trends and on in ("trends", f"trends_{request_kind}")
                 ):
+                    if injection.skip:  # not its turn yet: the request goes on
+                        injection.skip -= 1
+                        continue
                     injection.remaining -= 1
                     if injection.remaining == 0:
                         self._queue.remove(injection)

@@ -19,7 +19,8 @@ from typing_extensions import override
 
 from tap_clevertap_counts.emulator import hostile
 from tap_clevertap_counts.emulator import messages as m
-from tap_clevertap_counts.emulator.api import CountsAPI, Incoming, Outgoing
+from tap_clevertap_counts.emulator.api import CountsAPI
+from tap_clevertap_counts.emulator.exchange import Incoming, Outgoing
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 _RESET_AFTER_BYTES = 8

@@ -117,9 +117,10 @@ class Emulator:
     def set_maintenance(self, on: bool) -> None:
         self.update(maintenance=on)
 
-    def inject(self, kind: str, times: int = 1, on: str = "any") -> None:
-        """Force the next `times` authenticated requests of kind `on` to get answer `kind`."""
-        self._api.injections.add(kind, times, on)
+    def inject(self, kind: str, times: int = 1, on: str = "any", after: int = 0) -> None:
+        """Force the next `times` authenticated requests of kind `on` to get answer `kind`,
+        once `after` of them have been answered as usual (the k-th submit from now: after=k-1)."""
+        self._api.injections.add(kind, times, on, after)
         if kind == "redirect":
             self._api.redirect.start()
 

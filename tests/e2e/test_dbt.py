@@ -5,7 +5,9 @@ Two accounts (meltano.yml's tap-clevertap-app-a and -b, each on an emulator of i
 empty environment), loaded into DuckDB and PostgreSQL and transformed by dbt-duckdb and
 dbt-postgres in the same `meltano run`. The queries: a day + rolling_7d + rolling_30d trio of one
 event, and a filtered event whose day and rolling_7d queries write the same filters in another
-order (so they must meet in one row, with mau null: no query behind it).
+order (so they must meet in one row, with mau null: no query behind it). The second account also
+has two rolling_28d queries: the filtered event's, whose mau it becomes, and the unfiltered
+event's, which gives way to its rolling_30d query (one MAU window per series).
 
 Two `meltano run`s in all: the first (dbt first on the still empty DuckDB file, then both loads,
 then `build`, run and test, of both dbt projects), the second three weeks later (new days).
@@ -61,13 +63,28 @@ QUERIES: list[dict[str, Any]] = [
         "granularity": "rolling_7d",
     },
 ]
+# Only the second account's: 28-day MAU where a series has no 30-day query, and beside one.
+# The filtered one starts 5 days later, so that the unfiltered trio keeps the most full days
+# and stays the series the demo's chart draws.
+START_28D = START + datetime.timedelta(days=5)
+QUERIES_B = [
+    *QUERIES,
+    {"name": "launch_28d", "event_name": "App Launched", "granularity": "rolling_28d"},
+    {
+        "name": "ios_long_28d",
+        "event_name": "App Launched",
+        "event_properties": [LONG, IOS],
+        "granularity": "rolling_28d",
+        "start_date": START_28D.isoformat(),
+    },
+]
 # The canonical text the docs promise: sorted by name, keys name/operator/value, no spaces.
 CANONICAL = {
     "[]": "all",
     '[{"name":"platform","operator":"equals","value":"iOS"},'
     '{"name":"session_length","operator":"greater_than","value":60}]': "ios_long",
 }
-MEASURE = {"day": "dau", "rolling_7d": "wau", "rolling_30d": "mau"}
+MEASURE = {"day": "dau", "rolling_7d": "wau", "rolling_30d": "mau", "rolling_28d": "mau"}
 SELECT = (
     "SELECT account_id, event_name, event_properties, day, dau, wau, mau, dau_over_mau,"
     f" wau_over_mau FROM {MODELS}.clevertap_active_users"
@@ -91,15 +108,26 @@ def emulators() -> Iterator[dict[str, Emulator]]:
             emulator.stop()
 
 
+def queries_of(tap: str) -> list[dict[str, Any]]:
+    return QUERIES_B if tap == "tap-clevertap-app-b" else QUERIES
+
+
 def truth(emulators: dict[str, Emulator], end: datetime.date) -> dict[Key, Measures]:
     """The model's rows as the emulator counts them: per account, filters and day, each measure
-    from the query of its granularity (None where no query has that granularity)."""
-    group = {q["name"]: ("all" if not q.get("event_properties") else "ios_long") for q in QUERIES}
+    from the query of its granularity (None where no query has that granularity); mau from a
+    series' rolling_30d query where it has one, else from its rolling_28d query."""
     rows: dict[Key, Measures] = {}
     for tap, emulator in emulators.items():
-        granularity = {q["name"]: q["granularity"] for q in QUERIES}
-        owed = {(n, *p) for n, g in granularity.items() for p in all_periods(g, START, end)}
-        counted = ground_truth(emulator, QUERIES, owed)
+        queries = queries_of(tap)
+        group = {q["name"]: "all" if not q.get("event_properties") else "ios_long" for q in queries}
+        granularity = {q["name"]: q["granularity"] for q in queries}
+        start = {
+            q["name"]: datetime.date.fromisoformat(q.get("start_date", str(START))) for q in queries
+        }
+        thirty = {group[n] for n, g in granularity.items() if g == "rolling_30d"}
+        used = {n for n, g in granularity.items() if g != "rolling_28d" or group[n] not in thirty}
+        owed = {(n, *p) for n in used for p in all_periods(granularity[n], start[n], end)}
+        counted = ground_truth(emulator, queries, owed)
         for (name, _, to_date), count in counted.items():
             row = rows.setdefault(
                 (TAPS[tap], group[name], to_date), {"dau": None, "wau": None, "mau": None}
@@ -149,6 +177,7 @@ def environment(
         "MELTANO_STATE_BACKEND_URI": f"file://{tmp / 'state'}",
         "TAP_CLEVERTAP_COUNTS_START_DATE": START.isoformat(),
         "TAP_CLEVERTAP_COUNTS_QUERIES": json.dumps(QUERIES),
+        prefix("tap-clevertap-app-b") + "QUERIES": json.dumps(QUERIES_B),
         "TAP_CLEVERTAP_COUNTS_POLL_INTERVAL_SECONDS": "0.01",
         "TARGET_DUCKDB_FILEPATH": db,
         "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": RAW,
@@ -281,8 +310,17 @@ def test_two_accounts_duckdb_and_postgres_models_equal_the_emulators_truth(
     assert any(None not in m.values() for m in first.values())
     assert any(m["mau"] is None and m["wau"] is not None for k, m in first.items() if k[1] == "all")
     assert {k[0] for k in first} == set(TAPS.values())
-    filtered = [m for k, m in first.items() if k[1] == "ios_long"]
+    a, b = TAPS.values()
+    filtered = [m for k, m in first.items() if k[1] == "ios_long" and k[0] == a]
     assert filtered and all(m["mau"] is None and m["dau"] is not None for m in filtered)
+    # rolling_28d is mau where the series has no 30-day query, from its first window on ...
+    filled = {k[2]: m["mau"] for k, m in first.items() if k[1] == "ios_long" and k[0] == b}
+    first_window = START_28D + datetime.timedelta(days=27)
+    assert all((mau is not None) is (day >= first_window) for day, mau in filled.items()), filled
+    # ... and gives way to rolling_30d beside one: day 28 has a 28-day count, but no mau yet.
+    day28 = START + datetime.timedelta(days=27)
+    assert first[(b, "all", day28)]["mau"] is None
+    assert first[(b, "all", day28)]["wau"] is not None
     # The chart plots the model's rows: per account, its unfiltered event, every day in order.
     plotted = draw_chart(db, tmp_path / "active_users.png")
     for account in TAPS.values():

@@ -1,44 +1,37 @@
 """orchestration/ (Dagster) running meltano.yml's account extractors, one partition each,
-against two emulators (one per account). Dagster lives in .venv-dagster: tests/e2e/
-dagster_driver.py runs the in-process parts there, the CLI (`dagster asset materialize`) the rest.
+against two emulators (one per account), and the dbt models after them. Dagster lives in
+.venv-dagster: tests/e2e/dagster_driver.py runs them there, in-process; the command line's runs
+are test_orchestration_cli.py's (sharing these helpers).
 
-- In-process, into DuckDB on a new system database: each partition ends with exact rows and its
-  own state; a failing `meltano run` (the wrong account's emulator: 401) fails the step after
-  its retry; the daily schedule, evaluated without a daemon, asks for every account; an account
-  added to meltano.yml is a partition.
-- Two partitions at once on the multiprocess executor (two CLI runs), into PostgreSQL, on a new
-  system database on PostgreSQL: both succeed, they overlapped (each account's jobs stay pending
-  until both emulators hold one), every row exact. Then a second project copy ("machine") runs
-  account A against the same system database: incremental, from the first copy's state.
+Into DuckDB on a new system database: each partition ends with exact rows and its
+own state, run by the meltano MELTANO_EXECUTABLE names, else the first on PATH; failures no
+retry can fix (refused credentials: the wrong account's emulator answers 401; an unknown
+block; the tap's config error) fail once with the tap's line, one a retry may fix is retried;
+the daily schedule, evaluated without a daemon, asks for every account; the partitions are
+the extractors with an account_id of their own (the base one too), or CLEVERTAP_ACCOUNTS;
+declarative automation requests the dbt models once the accounts are loaded, and their build
+(the utility's dbt) equals the emulators' counts, every dbt test an asset check that passed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
-import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tap_clevertap_counts.emulator import Emulator, EmulatorConfig, ManualClock
-from tests.e2e.helpers import REPO, Project, clean_env, dev_tap_config, load_yaml
-from tests.e2e.postgres import PostgresServer
+from tap_clevertap_counts.emulator import Emulator, EmulatorConfig
+from tests.e2e.helpers import MELTANO, REPO, TAP, Project, clean_env, dev_tap_config
 from tests.e2e.test_many_accounts import (
     END1,
-    END2,
     TAPS,
     TODAY1,
-    TODAY2,
     asked,
     duckdb_rows,
-    postgres_env,
-    postgres_rows,
     prefix,
     truth_of,
 )
@@ -48,7 +41,7 @@ DAGSTER_VENV = REPO / ".venv-dagster"
 DRIVER = pathlib.Path(__file__).with_name("dagster_driver.py")
 TAP_A, TAP_B = TAPS
 ASSET_CONFIG = "clevertap_counts"
-EVENT_DEADLINE = 240.0  # seconds a loaded machine may take to start two Dagster runs
+EXPLICIT = "CLEVERTAP_ACCOUNTS"
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +59,7 @@ def run_env(project: Project, emulators: dict[str, Emulator], **more: str) -> di
     env.update(
         {
             "MELTANO_PROJECT_ROOT": str(project.root),
+            "MELTANO_EXECUTABLE": str(MELTANO),
             "TAP_CLEVERTAP_COUNTS_START_DATE": START_DATE.isoformat(),
             "TAP_CLEVERTAP_COUNTS_END_DATE": END1.isoformat(),
             "TAP_CLEVERTAP_COUNTS_POLL_INTERVAL_SECONDS": "0.01",
@@ -123,7 +117,36 @@ def emulators() -> Iterator[dict[str, Emulator]]:
         emulator.stop()
 
 
-def test_partitions_in_process_exact_failure_schedule_and_a_new_account(
+def write_project(root: pathlib.Path, dotenv: str, extra: str = "") -> pathlib.Path:
+    """meltano.yml with `extra` account extractors after app-b, and a .env."""
+    anchor = "  - name: tap-clevertap-app-b\n    inherit_from: tap-clevertap-counts\n"
+    text = (REPO / "meltano.yml").read_text(encoding="utf-8")
+    assert text.count(anchor) == 1
+    root.mkdir()
+    (root / "meltano.yml").write_text(text.replace(anchor, anchor + extra), encoding="utf-8")
+    (root / ".env").write_text(dotenv, encoding="utf-8")
+    return root
+
+
+def model_rows(db: pathlib.Path) -> tuple[dict[Any, int], dict[Any, int]]:
+    """The dbt models' rows: (account, day) -> dau; (account, period, start) -> active users."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        daily = con.execute(
+            "SELECT account_id, day, dau FROM analytics.clevertap_active_users"
+        ).fetchall()
+        calendar = con.execute(
+            "SELECT account_id, period, period_start, active_users"
+            " FROM analytics.clevertap_calendar_active_users"
+        ).fetchall()
+    finally:
+        con.close()
+    return {(a, d): n for a, d, n in daily}, {(a, p, s): n for a, p, s, n in calendar}
+
+
+def test_accounts_in_process_failures_once_schedule_partitions_and_dbt_after_them(
     meltano_project: Project,
     dagster_python: pathlib.Path,
     emulators: dict[str, Emulator],
@@ -135,24 +158,78 @@ def test_partitions_in_process_exact_failure_schedule_and_a_new_account(
         emulators,
         MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}",
         TARGET_DUCKDB_FILEPATH=str(db),
+        DBT_DUCKDB_PATH=str(db),
     )
-    added = tmp_path / "added"
-    added.mkdir()
-    anchor = "  - name: tap-clevertap-app-b\n    inherit_from: tap-clevertap-counts\n"
-    text = (REPO / "meltano.yml").read_text(encoding="utf-8")
-    assert text.count(anchor) == 1
-    (added / "meltano.yml").write_text(
-        text.replace(anchor, anchor + anchor.replace("app-b", "app-c")), encoding="utf-8"
+    # Projects read for their partitions only (no plugins installed there: no dbt assets).
+    # app-c and app-d inherit from app-b; only app-c has an account_id of its own (in .env).
+    more = "".join(
+        f"  - name: tap-clevertap-app-{x}\n    inherit_from: tap-clevertap-app-b\n" for x in "cd"
     )
+    added = write_project(tmp_path / "added", "TAP_CLEVERTAP_APP_C_ACCOUNT_ID=DEMO-9\n", more)
+    # The issue's own project: the first account on the base extractor, a second on its own.
+    own = write_project(
+        tmp_path / "own",
+        "TAP_CLEVERTAP_COUNTS_ACCOUNT_ID=111\nTAP_CLEVERTAP_APP_B_ACCOUNT_ID=222\n",
+    )
+    empty = write_project(tmp_path / "empty", "")
+    prod = {"MELTANO_ENVIRONMENT": "prod", "CLEVERTAP_DBT_UTILITY": "none"}
+    dev = {"CLEVERTAP_DBT_UTILITY": "none"}
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    (on_path / "meltano").symlink_to(MELTANO)
     wrong_account = {prefix(TAP_A) + "API_URL": emulators[TAP_B].url}
+    maintenance = Emulator(
+        EmulatorConfig(account_id=TAPS[TAP_B], today=TODAY1, maintenance=True)
+    ).start()
     steps: list[dict[str, Any]] = [
         {"do": "schedule"},
-        {"do": "partitions", "root": str(added)},
-        {"do": "materialize", "partition": TAP_A, "env": wrong_account, "retries": 0},
+        {"do": "partitions", "root": str(added), "env": dev},
+        {"do": "partitions", "root": str(added), "env": prod},
+        {"do": "partitions", "root": str(own), "env": prod},
+        {"do": "partitions", "root": str(own), "env": {**prod, EXPLICIT: f" {TAP_B},{TAP} "}},
+        {"do": "partitions", "root": str(own), "env": {**prod, EXPLICIT: f"{TAP_A},tap-x"}},
+        {"do": "partitions", "root": str(empty), "env": prod},
+        {"do": "automation"},
+        # Failures no retry can fix, each tried once though two retries are allowed: refused
+        # credentials (A against B's emulator, which answers 401), an unknown block, the tap's
+        # config error. Then one a retry may fix (503s, CleverTap's maintenance, outlasting the
+        # tap's own tries).
+        {"do": "materialize", "partition": TAP_A, "env": wrong_account, "retries": 2},
+        {
+            "do": "materialize",
+            "partition": TAP_A,
+            "run_config": {"loader": "target-duckdb dbt-duckdb:run"},
+            "retries": 2,
+        },
+        {
+            "do": "materialize",
+            "partition": TAP_A,
+            "env": {prefix(TAP_A) + "START_DATE": "2025-02-30"},
+            "retries": 2,
+        },
+        {
+            "do": "materialize",
+            "partition": TAP_B,
+            "env": {prefix(TAP_B) + "API_URL": maintenance.url},
+            "retries": 1,
+        },
         {"do": "materialize", "partition": TAP_A},
-        {"do": "materialize", "partition": TAP_B, "run_config": {"environment": "dev"}},
+        {
+            "do": "materialize",
+            "partition": TAP_B,
+            "run_config": {"environment": "dev"},
+            "env": {"MELTANO_EXECUTABLE": "", "PATH": f"{on_path}:{os.environ['PATH']}"},
+        },
+        {"do": "automation"},
+        {"do": "models"},
+        {"do": "automation"},
     ]
-    schedule, partitions, failed, a, b = drive(dagster_python, steps, env)
+    try:
+        results = drive(dagster_python, steps, env)
+    finally:
+        maintenance.stop()
+    schedule, added_dev, added_prod, own_prod, named, stranger, nothing = results[:7]
+    before, refused, unknown, config, transient, a, b, after, models, again = results[7:]
 
     # Each partition: its own account's rows, exact, and its own state.
     queries = dev_tap_config(meltano_project.load_yml())["queries"]
@@ -169,186 +246,73 @@ def test_partitions_in_process_exact_failure_schedule_and_a_new_account(
             "account": TAPS[tap],
             **last_periods(truth, TAPS[tap]),
         }
+    # The meltano that ran: MELTANO_EXECUTABLE's, else the first on PATH.
+    assert a["metadata"]["meltano"] == str(MELTANO)
+    assert b["metadata"]["meltano"] == str(on_path / "meltano")
     # Meltano's log is streamed into the step's log, a plugin's lines included.
     assert any("target-duckdb" in line and "Loading" in line for line in a["logs"])
-    assert any("initialising Meltano's system database" in line for line in failed["logs"])
-    assert not any("initialising" in line for line in a["logs"] + b["logs"]), "migrated once"
+    # The system database was migrated once, when the definitions first loaded (the dbt parse
+    # asks Meltano for the utility's settings), never by a step.
+    steps_logs = [line for r in (refused, unknown, config, transient, a, b) for line in r["logs"]]
+    assert not any("initialising" in line for line in steps_logs), "migrated once"
 
-    # A meltano run that fails (A's first, against B's emulator: 401) fails the step, with the
-    # tap's own words (no retry asked here; the real asset has its retry policy).
-    assert not failed["success"]
-    assert failed["retries"] == 0
+    # Failures no retry can fix: one attempt, the tap's (or Meltano's) line, the class named.
     assert schedule["retry_policy"] == {"max_retries": 2, "delay": 60}
-    assert len(failed["failures"]) == 1
-    assert "exited 1" in failed["failures"][0]
-    assert "Invalid Credentials" in failed["failures"][0]
+    said = {
+        "refused credentials": (refused, "tap-clevertap-counts: error: CleverTap refused the"),
+        "unknown block": (unknown, "Block target-duckdb dbt-duckdb:run not found"),
+        "config error": (config, "tap-clevertap-counts: error: Invalid config: start_date"),
+    }
+    for kind, (result, line) in said.items():
+        assert not result["success"]
+        assert (result["attempts"], result["retries"]) == (1, 0), kind
+        (failed,) = result["failures"]
+        assert failed["kind"] == kind
+        assert line in failed["description"] and "not retried" in failed["description"]
+    assert "Invalid Credentials" in refused["failures"][0]["description"]
+    # A's emulator saw A's one good run alone: each period asked once, nothing from the failures.
+    owed_a = [k[1:] for k in truth if k[0] == TAPS[TAP_A]]
+    assert sorted(asked(emulators[TAP_A], queries)) == sorted(owed_a)
+    # One that may pass later keeps the retry policy: tried again, then failed with its line.
+    assert not transient["success"]
+    assert (transient["attempts"], transient["retries"]) == (2, 1)
+    assert [f["kind"] for f in transient["failures"]] == ["failed"]
+    assert "Gave up on" in transient["failures"][0]["description"]
+    assert "503" in transient["failures"][0]["description"]
 
-    # The daily schedule requests every account of meltano.yml, once per day.
-    accounts = [
-        p["name"]
-        for p in load_yaml(REPO / "meltano.yml")["plugins"]["extractors"]
-        if p.get("inherit_from") == "tap-clevertap-counts"
-    ]
-    assert accounts == list(TAPS)
+    # The daily schedule requests every account of meltano.yml's dev environment, once per day:
+    # the base extractor too (dev gives it an account of its own).
+    accounts = [TAP, *TAPS]
     assert [r["partition"] for r in schedule["requests"]] == accounts
     assert [r["run_key"] for r in schedule["requests"]] == [f"2026-12-05:{t}" for t in accounts]
     assert schedule["cron"] == "30 6 * * *"
-    # An account added to meltano.yml is a partition, with nothing else changed.
-    assert partitions["keys"] == [*accounts, "tap-clevertap-app-c"]
+    assert schedule["sensor"]["running"], "the models' automation runs from the start"
+    # Partitions: an account added to meltano.yml is one, with nothing else changed, when it
+    # has an account_id of its own; an extractor without one is none (app-d; in prod, where no
+    # env: block gives them accounts, app-a, app-b and the base too).
+    assert added_dev["keys"] == [*accounts, "tap-clevertap-app-c"]
+    assert added_prod["keys"] == ["tap-clevertap-app-c"]
+    assert own_prod["keys"] == [TAP, TAP_B]
+    assert named["keys"] == [TAP_B, TAP]
+    assert "tap-x" in stranger["error"] and EXPLICIT in stranger["error"]
+    assert "no CleverTap account" in nothing["error"] and EXPLICIT in nothing["error"]
 
-
-def wait_for(
-    condition: Any,
-    procs: list[subprocess.Popen[str]],
-    logs: dict[str, pathlib.Path],
-    what: str,
-) -> None:
-    """Until `condition()` holds: an event the emulators show, checked every 50 ms."""
-    deadline = time.monotonic() + EVENT_DEADLINE
-    while not condition():
-        if any(p.poll() is not None for p in procs):
-            ended = {tap: log.read_text(encoding="utf-8")[-4000:] for tap, log in logs.items()}
-            raise AssertionError(f"a run ended before {what}: {ended}")
-        assert time.monotonic() < deadline, f"no {what} within {EVENT_DEADLINE} s"
-        time.sleep(0.05)
-
-
-def test_two_partitions_at_once_into_postgres_then_another_machine_runs_incrementally(
-    meltano_project: Project,
-    dagster_python: pathlib.Path,
-    postgres_server: PostgresServer,
-    tmp_path: pathlib.Path,
-) -> None:
-    clock = ManualClock()
-    emulators = {
-        tap: Emulator(
-            EmulatorConfig(
-                account_id=account,
-                today=TODAY1,
-                partial_share=1.0,  # every job pending until the clock moves
-                job_seconds=60,
-                req_id_ttl_seconds=86400,
-            ),
-            clock=clock,
-        ).start()
-        for tap, account in TAPS.items()
+    # dbt after the accounts: declarative automation requests every model once both accounts
+    # are loaded (nothing before, nothing again after), dbt builds them from both accounts' rows,
+    # and dbt's tests are the models' asset checks, all passed.
+    dbt_keys = ["clevertap_active_users", "clevertap_calendar_active_users"]
+    staging = ["staging/stg_clevertap__event_counts", "staging/stg_clevertap__profile_counts"]
+    assert before["requested"] == [] and again["requested"] == []
+    assert sorted(after["requested"]) == sorted([*dbt_keys, *staging])
+    assert models["success"], models["failures"]
+    assert sorted(models["materialized"]) == sorted([*dbt_keys, *staging])
+    assert models["checks"] and all(models["checks"].values()), models["checks"]
+    assert "assert_active_users_windows_nest" in models["checks"]  # transform/tests/
+    daily, calendar = model_rows(db)
+    by_query = {q["name"]: q.get("granularity", "day") for q in queries}
+    assert daily == {(acc, to): n for (acc, q, _, to), n in truth.items() if by_query[q] == "day"}
+    assert calendar == {
+        (acc, by_query[q], start): n
+        for (acc, q, start, _), n in truth.items()
+        if by_query[q] != "day"
     }
-    try:
-        _two_at_once_then_incremental(
-            meltano_project, dagster_python, postgres_server, tmp_path, emulators, clock
-        )
-    finally:
-        for emulator in emulators.values():
-            emulator.stop()
-
-
-def _two_at_once_then_incremental(
-    project: Project,
-    python: pathlib.Path,
-    server: PostgresServer,
-    tmp: pathlib.Path,
-    emulators: dict[str, Emulator],
-    clock: ManualClock,
-) -> None:
-    suffix = secrets.token_hex(4)
-    systemdb = f"meltano_{suffix}"
-    server.psql("postgres", f"CREATE DATABASE {systemdb}")
-    uri = f"postgresql+psycopg://{server.user}:{server.password}@127.0.0.1:{server.port}/{systemdb}"
-    schema = f"orchestrated_{suffix}"
-    home = tmp / "dagster-home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    env = run_env(
-        project,
-        emulators,
-        MELTANO_DATABASE_URI=uri,
-        DAGSTER_HOME=str(home),
-        **postgres_env(server, schema),
-    )
-    config = json.dumps({"ops": {ASSET_CONFIG: {"config": {"loader": "target-postgres"}}}})
-    stack = contextlib.ExitStack()
-    dagster = str(DAGSTER_VENV / "bin" / "dagster")
-    # Dagster's own SQLite storage in a new DAGSTER_HOME is created once, before two runs start
-    # (two processes creating it at once can fail): docs/orchestrator.md says the same.
-    subprocess.run(
-        [dagster, "instance", "migrate"], env=env, cwd=REPO, check=True, capture_output=True
-    )
-    logs = {tap: tmp / f"{tap}.log" for tap in TAPS}
-    procs = [
-        subprocess.Popen(
-            [
-                dagster,
-                *("asset", "materialize", "-f", "orchestration/definitions.py"),
-                *("--select", "clevertap_counts", "--partition", tap, "--config-json", config),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=stack.enter_context(logs[tap].open("w", encoding="utf-8")),
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for tap in TAPS
-    ]
-    try:
-        # Neither run can end before the clock moves: both holding a job at once is the overlap.
-        wait_for(
-            lambda: all(e.running_jobs() > 0 for e in emulators.values()),
-            procs,
-            logs,
-            "job pending at both accounts at once",
-        )
-        for emulator in emulators.values():
-            emulator.update(partial_share=0.0)
-        # A submit already on its way when the config changed still makes a pending job, which
-        # starts after any one move of the clock: so the clock moves until both runs have ended
-        # (each move ends every job then pending), never just once.
-        deadline = time.monotonic() + 600
-        while any(p.poll() is None for p in procs):
-            assert time.monotonic() < deadline, "the two runs did not end within 600 s"
-            clock.advance(600)
-            time.sleep(0.2)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        stack.close()
-    outputs = [logs[tap].read_text(encoding="utf-8") for tap in TAPS]
-    for tap, proc, out in zip(TAPS, procs, outputs, strict=True):
-        assert proc.returncode == 0, f"{tap}:\n{out[-6000:]}"
-        assert "multiprocess executor" in out
-    spans = {tap: (e.requests()[0]["t"], e.requests()[-1]["t"]) for tap, e in emulators.items()}
-    (a_first, a_last), (b_first, b_last) = spans.values()
-    assert max(a_first, b_first) < min(a_last, b_last), f"no overlap: {spans}"
-    queries = dev_tap_config(project.load_yml())["queries"]
-    truth1 = truth_of(emulators, queries, END1)
-    conninfo = server.conninfo
-    assert {k: r.count for k, r in postgres_rows(conninfo, schema).items()} == truth1
-
-    # Machine 2: another copy of the project (its plugin venvs linked to save an install; no
-    # .meltano/meltano.db, no locks of its own) on the same system database.
-    machine2 = Project.create(tmp / "machine-2")
-    (machine2.root / ".meltano").mkdir()
-    for kind in ("extractors", "loaders"):
-        (machine2.root / ".meltano" / kind).symlink_to(project.root / ".meltano" / kind)
-    for emulator in emulators.values():
-        emulator.set_today(TODAY2)
-    since = len(emulators[TAP_A].requests())
-    env2 = {
-        **env,
-        "MELTANO_PROJECT_ROOT": str(machine2.root),
-        "TAP_CLEVERTAP_COUNTS_END_DATE": END2.isoformat(),
-    }
-    (second,) = drive(
-        python,
-        [{"do": "materialize", "partition": TAP_A, "run_config": {"loader": "target-postgres"}}],
-        env2,
-    )
-    assert second["success"], second["failures"]
-    truth2 = truth_of(emulators, queries, END2)
-    new = {k for k in truth2 if k[0] == TAPS[TAP_A] and k not in truth1}
-    assert new, "three weeks later there is something new to count"
-    assert sorted(asked(emulators[TAP_A], queries, since)) == sorted(k[1:] for k in new)
-    rows = {k: r.count for k, r in postgres_rows(conninfo, schema).items()}
-    assert rows == {k: c for k, c in truth2.items() if k in truth1 or k in new}
-    assert not (machine2.root / ".meltano" / "meltano.db").exists(), "state is on PostgreSQL"

@@ -116,3 +116,14 @@ def test_update_is_checked(emu: Emulator) -> None:
 def test_config_repr_hides_the_passcode() -> None:
     config = EmulatorConfig(passcode="sekret-do-not-show", today=datetime.date(2024, 1, 1))
     assert "sekret" not in repr(config)
+
+
+def test_an_injection_after_n_lets_the_first_n_matching_requests_through(client: Client) -> None:
+    """`after=2` on submits: the third submit gets the forced answer, the fourth the usual."""
+    client.emulator.inject("rejected_400", on="submit", after=2)
+    answers = [client.submit() for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 400, 200]
+    assert answers[2].json()["status"] == "fail"
+    assert [answers[n].json()["status"] for n in (0, 1, 3)] == ["success"] * 3
+    with pytest.raises(ValueError, match="after"):
+        client.emulator.inject("rejected_400", after=-1)

@@ -1,0 +1,1 @@
+"""What talks Singer and the SDK: streams, messages, STATE pace, catalogs, signals."""
