@@ -79,6 +79,8 @@ class Deployment:
             "DAGSTER_CELERY_BACKEND_URL": f"db+postgresql+psycopg2://{where}/{names['celery']}",
             "DAGSTER_EXECUTOR": "celery",
             "MELTANO_DATABASE_URI": f"postgresql+psycopg://{where}/{names['meltano']}",
+            # The accounts' steps only: no dbt assets (the copies link no utility venv).
+            "CLEVERTAP_DBT_UTILITY": "none",
         }
 
     def machine(self, name: str, meltano_yml: str | None = None) -> Machine:
