@@ -81,6 +81,10 @@ def worker_command(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
         *("--queues", ",".join(names)),
         *("--hostname", f"{args.name or 'dagster-' + names[0]}@%h"),
         "--prefetch-multiplier=1",
+        # A new process per step: it loads the definitions as the project is then (an account
+        # added to meltano.yml or .env since the worker started is a partition), not as the
+        # first step of a long-lived pool process found it.
+        "--max-tasks-per-child=1",
         "--loglevel=INFO",
     ]
     if args.concurrency:

@@ -87,6 +87,7 @@ def test_a_worker_listens_on_every_queue_given_comma_separated(tmp_path: pathlib
         *("--queues", "machine-2,dagster"),
         *("--hostname", "m2@%h"),
         "--prefetch-multiplier=1",
+        "--max-tasks-per-child=1",
         "--loglevel=INFO",
     ]
     assert command[0] == str(REPO / ".venv-dagster" / "bin" / "celery")
