@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_clevertap_counts.emulator import Emulator
+from tap_clevertap_counts.singer.delivery import STATE_EVERY_RECORDS
 
 from .conftest import TAP_COMMAND, assert_no_secret, event_truth, truth
 
@@ -76,6 +77,15 @@ def batch_config(folder: Path, size: int) -> dict[str, Any]:
         "storage": {"root": folder.as_uri(), "prefix": "batch-"},
         "batch_size": size,
     }
+
+
+def loss_bound(streams: int, max_concurrent_queries: int, batch_size: int | None = None) -> int:
+    """The answered counts a SIGKILL may lose, as docs/state.md states it: a STATE's worth of
+    records (STATE every 10 of them, when the state has no more partitions than that), plus
+    for each stream twice its pool (in flight, or answered and waiting for an earlier period),
+    plus in BATCH mode for each stream a batch file not yet full."""
+    unfilled = batch_size - 1 if batch_size else 0
+    return STATE_EVERY_RECORDS + streams * (2 * max_concurrent_queries + unfilled)
 
 
 def check_exact(emulator: Emulator, delivered: Delivered, queries: list[dict[str, Any]]) -> None:

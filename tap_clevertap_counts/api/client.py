@@ -30,7 +30,7 @@ from tap_clevertap_counts.errors import (
 )
 
 from .answers import Answer, Outcome
-from .budgets import AccountClock, BusyStreak, PollClock, busy_message
+from .budgets import AccountClock, CountClocks, Wait, busy_message
 from .limiter import AdaptiveLimiter
 from .request import (
     DEFAULT_MAX_TRIES,
@@ -121,18 +121,17 @@ class CleverTapClient:
             self.stop.set()
 
     def _count(self, request: Question, priority: int) -> Answer:
-        poll = PollClock(self.account)
+        clocks = CountClocks(self.account)
         try:
-            return self._submit_and_poll(request, priority, poll)
+            return self._submit_and_poll(request, priority, clocks)
         finally:
-            poll.ended()
+            clocks.ended()
 
-    def _submit_and_poll(self, request: Question, priority: int, poll: PollClock) -> Answer:
+    def _submit_and_poll(self, request: Question, priority: int, clocks: CountClocks) -> Answer:
         settings = self.settings
         waits = settings.backoff_waits()
         failures = 0  # in a row: a 429 or an accepted job ends the streak
         req_id: int | None = None
-        busy: BusyStreak | None = None  # 429s since the last accepted job
         while True:
             sent = self._clock()
             answer = self._exchange(request, req_id)
@@ -140,39 +139,36 @@ class CleverTapClient:
             if answer.http_status is not None:
                 self._answered = True
             if outcome is Outcome.SUCCESS:
+                clocks.answered(None)
                 if req_id is None:
-                    poll.accepted()  # counted at once: accepted, and over (in `_count`)
+                    clocks.accepted()  # counted at once: accepted, and over (in `_count`)
                 return answer
             if outcome is Outcome.PARTIAL:
+                clocks.answered(Wait.POLL)  # until the next answer, the job computes
                 now = self._clock()
                 new_job = answer.req_id != req_id
                 if new_job:
-                    poll.accepted()  # its poll clock starts now, not at the first submit
+                    clocks.accepted()
                 # A poll every poll_interval, not every interval plus a round trip: the first
                 # one an interval after the job was accepted, each next one an interval after
                 # the previous poll went out.
                 poll_due = (now if new_job else sent) + settings.poll_interval
                 req_id = answer.req_id
                 failures = 0
-                busy = None
-                if poll.spent() >= settings.poll_timeout:
-                    raise PollTimeoutError(
-                        f"CleverTap was still computing {request.describe()} after "
-                        f"{settings.poll_timeout:g} s (req_id {req_id}); raise "
-                        "poll_timeout_seconds or count shorter periods"
-                    )
+                self._still_computing(request, clocks, req_id)
                 self._wait(max(0.0, poll_due - now))
                 continue
             self._raise_if_fatal(request, answer)
 
             if outcome in (Outcome.THROTTLED, Outcome.RATE_LIMITED):
+                clocks.answered(Wait.SLOT)  # until the next answer, it waits for a slot
                 failures = 0  # a busy account is capacity, not a failing server
-                busy = busy or BusyStreak(self._clock(), settings.backoff_waits())
                 self._wait_while_busy(
-                    request, answer, busy, submitting=req_id is None, priority=priority
+                    request, answer, clocks, submitting=req_id is None, priority=priority
                 )
                 continue
 
+            clocks.answered(Wait.RETRY)  # counted in tries: no seconds of any budget
             failures += 1
             # A host that never answered is likely a wrong address: say so after a few tries.
             # Once it has answered, a refusal is a blip (a restart) and gets every try.
@@ -190,7 +186,7 @@ class CleverTapClient:
                     f"answer: {_said(answer)}. It may be overloaded or down: run again later"
                 )
             if outcome in (Outcome.RESUBMIT, Outcome.RESUBMIT_LATER):
-                poll.ended()  # the job is gone: its slot is free, its clock stops
+                clocks.ended()  # the job is gone: its slot is free
                 req_id = None
             if outcome is Outcome.RESUBMIT:
                 logger.info("%s: %s; submitting it again", request.describe(), _said(answer))
@@ -206,31 +202,45 @@ class CleverTapClient:
             )
             self._wait(wait)
 
+    def _still_computing(self, request: Question, clocks: CountClocks, req_id: int | None) -> None:
+        """A `partial`: the count no longer waits for a slot; its polls go on while the poll
+        budget lasts."""
+        clocks.computing()
+        if clocks.polled() >= self.settings.poll_timeout:
+            raise PollTimeoutError(
+                f"CleverTap was still computing {request.describe()} after "
+                f"{self.settings.poll_timeout:g} s (req_id {req_id}); raise "
+                "poll_timeout_seconds or count shorter periods"
+            )
+
     def _wait_while_busy(
         self,
         request: Question,
         answer: Answer,
-        busy: BusyStreak,
+        clocks: CountClocks,
         *,
         submitting: bool,
         priority: int,
     ) -> None:
         """A 429: the account's slots are taken (perhaps by another client). That is
-        capacity, not failure: wait for a slot for as long as busy_timeout allows, counted
-        from this request's first 429 or the run's last accepted job, whichever is later."""
+        capacity, not failure: wait for a slot for as long as busy_timeout allows, counting
+        only the waits that followed 429s, since the run's last accepted job."""
         settings = self.settings
-        waited = self.account.busy_for(busy.since)
+        waited = clocks.waited_for_slot()
         if waited >= settings.busy_timeout:
             self._stop_run()
+            said, what = _said(answer), request.describe()
             raise AccountBusyError(
-                busy_message(_said(answer), request.describe(), waited, self.account)
+                busy_message(said, what, waited, self.account, holding=clocks.holds_slot)
             )
         if submitting and answer.outcome is Outcome.THROTTLED and self.limiter.throttled():
             self.limiter.yield_slot(priority, self.stop)  # a slot frees when one of ours ends
             return
         if answer.outcome is Outcome.RATE_LIMITED:
             self.limiter.throttled()
-        wait = next(busy.waits)
+        if clocks.slot_waits is None:
+            clocks.slot_waits = settings.backoff_waits()
+        wait = next(clocks.slot_waits)
         logger.info(
             "%s: %s; the account is busy, waiting %.2f s for a slot (%.0f s of "
             "busy_timeout_seconds=%g spent)",

@@ -5,10 +5,14 @@ queries in flight per API, so jobs run on worker threads, a set of them per lane
 so that every pool stays full whichever stream the reader is on. The SDK, though, emits records
 one partition after another and the bookmark may only move past a period once its record is
 out: so results are read by position, in whatever order the reader asks, and a lane takes its
-tasks lowest position first and never further than `window` positions past the reader (memory
-stays bounded). Nothing is queued beyond what is running: when the run stops (an error, or the
-reader went away) no further task is started, and tasks in flight stop at their next request
-through the shared stop event.
+tasks lowest position first. Positions come in segments (a stream's stretch of the plan), each
+read in order by its own reader; a lane never starts a task further than `window` positions past
+the position its segment's reader is at. So the answers held for a segment, counted but waiting
+for an earlier one, plus its jobs in flight, are never more than `window`: that bounds memory,
+and what a SIGKILL loses (`delivery`). Tasks added mid-run (`add`: Trends, its fallbacks) are
+not held back: they are needed before the positions around them can be read. Nothing is queued
+beyond what is running: when the run stops (an error, or the reader went away) no further task
+is started, and tasks in flight stop at their next request through the shared stop event.
 
 A task is a callable that puts the results it learns (`put`), one or many positions at once (a
 count shared by identical questions, a Trends series), and may queue further tasks (`add`).
@@ -16,6 +20,7 @@ count shared by identical questions, a Trends series), and may queue further tas
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import threading
@@ -38,24 +43,20 @@ class _Lane:
         self._fed_all = False
         self.extra: list[tuple[int, int, Task]] = []
 
-    def peek(self) -> int | None:
+    def take(self, reachable: Callable[[int], bool]) -> Task | None:
+        """The next task by position: the feed's, if `reachable` allows its position, or else
+        an added one (never held back); None if neither."""
         if self._head is None and not self._fed_all:
             self._head = next(self._feed, None)
             self._fed_all = self._head is None
-        tops = [self._head[0]] if self._head is not None else []
+        head = self._head
+        before_extra = head is not None and (not self.extra or head[0] <= self.extra[0][0])
+        if head is not None and before_extra and reachable(head[0]):
+            self._head = None
+            return head[1]
         if self.extra:
-            tops.append(self.extra[0][0])
-        return min(tops, default=None)
-
-    def pop(self) -> Task:
-        head_first = self._head is not None and (
-            not self.extra or self._head[0] <= self.extra[0][0]
-        )
-        if head_first:
-            assert self._head is not None
-            task, self._head = self._head[1], None
-            return task
-        return heapq.heappop(self.extra)[2]
+            return heapq.heappop(self.extra)[2]
+        return None
 
 
 class LaneRunner(Generic[R]):
@@ -69,16 +70,20 @@ class LaneRunner(Generic[R]):
         *,
         window: int,
         stop: threading.Event,
+        segments: Sequence[int] = (0,),
     ) -> None:
         self._size = size
         self._window = window
+        # where each segment starts (ascending), and the lowest position its reader may
+        # still ask for: the base of its window
+        self._starts = list(segments)
+        self._readers = list(segments)
         self._stop = stop
         self._cond = threading.Condition()
         self._lanes = {name: _Lane(feed) for name, feed in feeds.items()}
         self._seq = itertools.count()
         self._results: dict[int, R] = {}
         self._known = 0  # positions whose result was put (read or not)
-        self._reader = 0  # the lowest position the reader may still ask for; window base
         self._active = 0  # tasks running
         self._first_error: BaseException | None = None
         self._threads = [
@@ -113,11 +118,18 @@ class LaneRunner(Generic[R]):
             while True:
                 if self._stop.is_set() or self._known >= self._size:
                     return None
-                top = queue.peek()
-                if top is not None and top < self._reader + self._window:
+                task = queue.take(self._reachable)
+                if task is not None:
                     self._active += 1
-                    return queue.pop()
+                    return task
                 self._cond.wait(timeout=0.5)
+
+    def _segment(self, position: int) -> int:
+        return max(0, bisect.bisect_right(self._starts, position) - 1)
+
+    def _reachable(self, position: int) -> bool:
+        """Whether `position` is within the window of its segment's reader (under the lock)."""
+        return position < self._readers[self._segment(position)] + self._window
 
     def _worker(self, lane: str) -> None:
         while (task := self._take(lane)) is not None:
@@ -135,8 +147,9 @@ class LaneRunner(Generic[R]):
 
     def result(self, position: int) -> R:
         """Position's result once known; the run's first error if it failed or stopped first."""
+        segment = self._segment(position)
         with self._cond:
-            self._reader = max(self._reader, position)
+            self._readers[segment] = max(self._readers[segment], position)
             self._cond.notify_all()
             while position not in self._results:
                 if self._stop.is_set() and self._active == 0:
@@ -145,7 +158,7 @@ class LaneRunner(Generic[R]):
                     break
                 self._cond.wait(timeout=0.5)
             value = self._results.pop(position, _MISSING)
-            self._reader = max(self._reader, position + 1)
+            self._readers[segment] = max(self._readers[segment], position + 1)
             self._cond.notify_all()
             first_error = self._first_error
         if value is _MISSING:

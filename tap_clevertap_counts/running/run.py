@@ -129,14 +129,17 @@ class Run:
         self._duplicates = self._plan.duplicates(self._paths, exclude=by_trends)
         skip = by_trends | {position for later in self._duplicates.values() for position in later}
         feeds = {path: self._feed(path, blocks, skip) for path in apis}
-        # Every pool runs ahead of the reader as far as the plan goes: the results waiting for
-        # their stream's turn are bare counts, no more memory than the plan's own periods.
+        # Each stream's pool runs ahead of that stream's reader, whatever the other stream
+        # does, but only so far: a count waiting for an earlier one of its stream is lost to a
+        # SIGKILL (no STATE can cover it before its record is out), so at most `ahead` of a
+        # stream's periods are in flight or waiting (the loss bound of docs/state.md).
         self._runner = LaneRunner(
             len(self._plan),
             feeds,
             {path: settings.max_concurrent_queries for path in apis},
-            window=len(self._plan),
+            window=run_ahead(settings.max_concurrent_queries),
             stop=stop,
+            segments=sorted({first for stream, first in self._next.items()}),
         )
         if trends is not None:
             self.logger.info("%s", trends.describe())
@@ -242,6 +245,12 @@ class Run:
         self._abandoned = True
         if self._runner is not None:
             self._runner.close()
+
+
+def run_ahead(max_concurrent_queries: int) -> int:
+    """How many of a stream's periods, from the next one its records need, may be in flight
+    or counted and waiting: twice its pool, so that one slow job lets the others go on."""
+    return 2 * max_concurrent_queries
 
 
 def plan_run(

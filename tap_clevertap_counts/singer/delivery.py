@@ -1,15 +1,17 @@
 """How a stream's records and bookmarks go out: STATE at a pace linear in the work, and in
 BATCH mode, bookmarks that wait for the batch file holding their records to be announced.
 
-A killed run counts again at most what its last STATE did not cover, so STATE should go out
-often; but each STATE is the whole state, a partition per query, so a STATE after every record
+A killed run counts again at most what its last STATE did not cover (docs/state.md bounds it:
+a STATE's worth of records, plus per stream the answers its pool may hold ahead of its records,
+`running.run.run_ahead`, plus in BATCH mode a file not yet full), so STATE should go out often; but
+each STATE is the whole state, a partition per query, so a STATE after every record
 costs bytes per record in proportion to the number of queries. STATE therefore goes out once
 as many records as the state has partitions are out (at least `STATE_EVERY_RECORDS`): bytes per
 record stay flat whatever the number of queries. When answers are slow (CleverTap's 30 s
 polls, 3 jobs at a time: about 6 records a minute) that can take long, so a STATE also goes out
 once `STATE_EVERY_SECONDS` (2 minutes) have passed since the last (at the next record, or,
-while every stream waits, from `interleave`): a kill costs at most 2 minutes of counting, and
-a slow run writes at most one STATE per 2 minutes, however many queries. The count and the
+while every stream waits, from `interleave`): no record waits longer for its STATE, and a slow
+run writes at most one STATE per 2 minutes, however many queries. The count and the
 clock are the tap's, not a stream's (`GuardedWriter.since_state`, `state_time`): each STATE is
 the whole state, so records of both streams count towards the next one. Every sync that sent a
 record still ends with a STATE after it.

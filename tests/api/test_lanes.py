@@ -31,6 +31,7 @@ class Gate:
             if not self.cond.wait_for(lambda: name in self.released, DEADLINE):
                 raise AssertionError(f"{name} was never released")
             self.running.discard(name)
+            self.cond.notify_all()  # a test may wait for a task to end, not only to start
         for position in positions:
             runner.put(position, name)
 
@@ -97,3 +98,37 @@ def test_a_task_added_mid_run_goes_before_later_positions_and_may_put_many() -> 
     gate.release("series", "a3", "a4", "a5")
     assert [runner.result(n) for n in range(6)] == ["series", "series", "a2", "a3", "a4", "a5"]
     assert gate.started == ["a2", "series", "a3", "a4", "a5"]
+
+
+def test_each_segment_runs_ahead_of_its_own_reader_by_at_most_the_window() -> None:
+    """Segments (streams) a = 0-5 and b = 6-11, window 3: b's first job stays out, so b's
+    later ones wait for it (what a SIGKILL would lose of b stays within the window), while a
+    moves on with its own reader; a task added mid-run (for 11, which b's feed skips, as it
+    skips the days of a Trends series) is not held back."""
+    gate = Gate()
+    box: list[LaneRunner[str]] = []  # the runner, once built: its tasks put into it
+    runner: LaneRunner[str] = LaneRunner(
+        12,
+        {"a": feed(gate, box, "a", range(6)), "b": feed(gate, box, "b", range(6, 11))},
+        {"a": 3, "b": 3},
+        window=3,
+        stop=threading.Event(),
+        segments=(0, 6),
+    )
+    box.append(runner)
+    runner.start()
+    gate.wait_running({"a0", "a1", "a2", "b6", "b7", "b8"})
+    gate.release("a0", "a1", "a2", "b7", "b8")
+    assert [runner.result(n) for n in range(3)] == ["a0", "a1", "a2"]
+    gate.wait_running({"a3", "a4", "a5", "b6"})  # a's reader moved a's window only
+    assert "b9" not in gate.started
+    runner.add("b", 11, partial(gate.work, runner, "fallback", (11,)))
+    gate.wait_running({"a3", "a4", "a5", "b6", "fallback"})
+    gate.release("b6", "fallback")
+    assert runner.result(6) == "b6"  # b's reader moves one on: b9 may start
+    gate.wait_running({"a3", "a4", "a5", "b9"})
+    assert runner.result(7) == "b7"  # and one more: b10
+    gate.wait_running({"a3", "a4", "a5", "b9", "b10"})
+    gate.release("a3", "a4", "a5", "b9", "b10")
+    results = [runner.result(n) for n in [3, 4, 5, 8, 9, 10, 11]]
+    assert results == ["a3", "a4", "a5", "b8", "b9", "b10", "fallback"]
