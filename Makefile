@@ -77,12 +77,32 @@ orchestration: install $(DAGSTER_STAMP)
 
 orchestration-ui: orchestration $(DAGSTER_UI_STAMP)
 
+# The distributed set-up (deploy/README.md): Dagster's storage, the Celery broker and result
+# backend and Meltano's state on PostgreSQL, from the variables that README lists. deploy-init
+# once per deployment; then a daemon (and a webserver) somewhere and workers anywhere:
+# `make worker QUEUES=machine-1,dagster CONCURRENCY=2` (QUEUES comma-separated, default
+# $$DAGSTER_CELERY_QUEUES, else `dagster`; CONCURRENCY: steps at once, default the CPUs).
+DEPLOY := $(DAGSTER_VENV)/bin/python deploy/start.py
+.PHONY: deploy-init worker daemon webserver
+deploy-init: orchestration
+	$(DEPLOY) init
+
+worker: orchestration
+	$(DEPLOY) worker $(if $(QUEUES),--queues '$(QUEUES)') $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+daemon: orchestration
+	$(DEPLOY) daemon
+
+webserver: orchestration-ui
+	$(DEPLOY) webserver $(if $(PORT),--port $(PORT))
+
 lint: install orchestration
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestration tests/e2e/dagster_driver.py
+	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestration deploy \
+		tests/e2e/dagster_driver.py tests/e2e/run_queue_check.py
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline .github/workflows
 

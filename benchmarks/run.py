@@ -5,7 +5,8 @@ Run from the repository: `.venv/bin/python benchmarks/run.py [--days N] [--no-wr
 alone, since a partial run must not replace the full one): `slow-output` (STATE output with slow
 answers, about two minutes), `accounts` (many accounts at once), `both-streams`, `trends`,
 `orchestration` (accounts as Dagster partitions; needs `make orchestration` and PostgreSQL),
-`counted` (a 30-record run from states of 1 to 10,000 `counted_to_dates` ranges).
+`distributed` (accounts on two Celery workers, deploy/; the same needs), `counted` (a 30-record
+run from states of 1 to 10,000 `counted_to_dates` ranges).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmarks import (  # noqa: E402
     accounts,
     accounts_report,
     counted,
+    distributed,
     orchestration,
     report,
     speed,
@@ -44,6 +46,11 @@ def only_accounts(days: int, long_factor: int) -> int:
 def only_orchestration(days: int, long_factor: int) -> int:
     with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
         return orchestration.main_only(pathlib.Path(workdir))
+
+
+def only_distributed(days: int, long_factor: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="clevertap-bench-") as workdir:
+        return distributed.main_only(pathlib.Path(workdir))
 
 
 def only_counted(days: int, long_factor: int) -> int:
@@ -82,6 +89,7 @@ ONLY: dict[str, Callable[[int, int], int]] = {
     "slow-output": slow_output,
     "accounts": only_accounts,
     "orchestration": only_orchestration,
+    "distributed": only_distributed,
     "both-streams": lambda days, _: only_speed("both-streams", days),
     "trends": lambda days, _: only_speed("trends", days),
     "counted": only_counted,
@@ -116,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         orchestrated = orchestration.run_all(
             pathlib.Path(workdir), lambda line: print(line, flush=True)
         )
+        spread = distributed.run_all(pathlib.Path(workdir), lambda line: print(line, flush=True))
     checks = suite.checks(results)
     many_checks = accounts.checks(many)
     text = report.render(
@@ -130,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     orchestrated_checks = orchestration.checks(orchestrated)
     text += "\n".join(["", *orchestration.section(orchestrated, orchestrated_checks)])
     checks += orchestrated_checks
+    spread_checks = distributed.checks(spread)
+    text += "\n".join(["", *distributed.section(spread, spread_checks)])
+    checks += spread_checks
     print()
     print(text)
     if not args.no_write:

@@ -12,13 +12,14 @@ CHOICES = ("multiprocess", "celery")
 
 
 def job_executor() -> ExecutorDefinition:
-    """`DAGSTER_EXECUTOR`: `multiprocess` (the default) or `celery` (dagster-celery's executor,
-    configured by the run config or deploy/)."""
+    """`DAGSTER_EXECUTOR`: `multiprocess` (the default) or `celery`: dagster-celery's executor as
+    deploy/ runs it (orchestration/distributed.py: broker and result backend from the
+    environment, each run's steps on the queue its `dagster-celery/queue` tag names)."""
     chosen = os.environ.get(VARIABLE, "").strip() or "multiprocess"
     if chosen == "multiprocess":
         return multiprocess_executor
     if chosen == "celery":
-        from dagster_celery import celery_executor  # noqa: PLC0415 (only where it is used)
+        from orchestration.distributed import celery_from_environment  # noqa: PLC0415
 
-        return celery_executor
+        return celery_from_environment()
     raise ValueError(f"{VARIABLE}={chosen!r}: choose one of {', '.join(CHOICES)}")

@@ -5,7 +5,11 @@ Run with .venv-chart's Python (`make chart-venv`: matplotlib and duckdb 1.2.2, t
 target-duckdb writes with), never the tap's venv: the tap does not depend on a plotting library.
 
     .venv-chart/bin/python scripts/chart_active_users.py --db output/demo/warehouse.duckdb \
-        --out output/demo/active_users.png [--series-out series.json]
+        --out output/demo/active_users.png [--schema S] [--series-out series.json]
+
+The model is read from the schema dbt wrote it to: the one schema of the file holding
+`clevertap_active_users` (whatever the profile's schema and a project's `+schema` made of it);
+`--schema` chooses when there are several.
 
 The PNG's text metadata carries `rows-sha256`, the digest of the series it plotted (the JSON that
 --series-out writes), so a test can tell the picture was drawn from the model's rows.
@@ -32,11 +36,39 @@ COLUMNS = ("account_id", "event_name", "event_properties", "day", "dau", "wau", 
 Series = dict[str, Any]
 
 
-def read_series(db: pathlib.Path, schema: str) -> dict[str, Series]:
-    """Per account, the days of the event and filters with the most days of all three measures
-    (the demo's trio): its dau, wau, mau and dau_over_mau, nulls kept as None."""
+def model_schema(con: duckdb.DuckDBPyConnection, db: pathlib.Path, given: str | None) -> str:
+    """`--schema` if given, else the one schema of the file that holds the model: where dbt
+    wrote it, whatever the profile's schema and the project's `+schema` made of its name."""
+    found = [
+        str(row[0])
+        for row in con.execute(
+            "SELECT DISTINCT table_schema FROM information_schema.tables WHERE table_name = ?"
+            " ORDER BY 1",
+            [MODEL],
+        ).fetchall()
+    ]
+    if given:
+        if given not in found:
+            raise SystemExit(
+                f"{db} has no {given}.{MODEL} ({MODEL} is in: {', '.join(found) or 'none'})"
+            )
+        return given
+    if not found:
+        raise SystemExit(f"{db} has no {MODEL}: build it first (meltano run dbt-duckdb:run)")
+    if len(found) > 1:
+        raise SystemExit(f"{MODEL} is in several schemas of {db} ({', '.join(found)}): --schema")
+    return found[0]
+
+
+def read_series(db: pathlib.Path, schema: str | None) -> tuple[str, dict[str, Series]]:
+    """The model's schema, and per account, the days of the event and filters with the most
+    days of all three measures (the demo's trio): its dau, wau, mau and dau_over_mau, nulls kept
+    as None."""
+    if not db.exists():
+        raise SystemExit(f"no warehouse at {db}")
     con = duckdb.connect(str(db), read_only=True)
     try:
+        schema = model_schema(con, db, schema)
         rows = con.execute(
             f"SELECT {', '.join(COLUMNS)}, dau_over_mau FROM {schema}.{MODEL}"  # noqa: S608 (our schema name)
             " ORDER BY account_id, event_name, event_properties, day"
@@ -64,7 +96,7 @@ def read_series(db: pathlib.Path, schema: str) -> dict[str, Series]:
             "mau": [r[6] for r in days],
             "dau_over_mau": [r[7] for r in days],
         }
-    return series
+    return schema, series
 
 
 def _iso(value: object) -> str:
@@ -130,16 +162,18 @@ def draw(series: dict[str, Series], out: pathlib.Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--db", type=pathlib.Path, required=True, help="the DuckDB warehouse")
-    parser.add_argument("--schema", default="analytics", help="where dbt built the models")
+    parser.add_argument(
+        "--schema", help="where dbt built the model (default: the one schema holding it)"
+    )
     parser.add_argument("--out", type=pathlib.Path, required=True, help="the PNG to write")
     parser.add_argument("--series-out", type=pathlib.Path, help="write the plotted series (JSON)")
     args = parser.parse_args(argv)
-    series = read_series(args.db, args.schema)
+    schema, series = read_series(args.db, args.schema)
     draw(series, args.out)
     if args.series_out:
         args.series_out.write_text(dumps(series), encoding="utf-8")
     shown = ", ".join(f"{a} ({len(s['day'])} days)" for a, s in series.items())
-    print(f"  wrote {args.out}: {shown}")
+    print(f"  wrote {args.out} from {schema}.{MODEL}: {shown}")
     return 0
 
 

@@ -1,17 +1,22 @@
-"""`make hub`: write meltano-hub/tap-clevertap-counts.yml from meltano.yml's extractor.
+"""`make hub`: write meltano-hub/*.yml from meltano.yml: the tap's definition, and the loader
+and dbt utility it is tested with (target-duckdb, dbt-duckdb).
 
-The plugin definition other Meltano projects add the tap from (`meltano add --plugin-type
-extractor tap-clevertap-counts --from-ref <file or URL>`), in Meltano Hub's extractor shape.
-meltano.yml is its one source: namespace, executable, capabilities, settings (kind, default,
-description, sensitive: written there from the tap's schema by scripts/meltano_settings.py, the
-first step of `make hub`) and select come from there; this script adds what only the Hub needs
-(the PyPI name as pip_url, variant, links, keywords, quality). `--check` changes nothing and
-exits 1 when the file is stale (tests/test_hub_definition.py runs it).
+The plugin definitions other Meltano projects add them from (`meltano add --plugin-type
+extractor tap-clevertap-counts --from-ref <file or URL>`, the same with `loader target-duckdb`
+and `utility dbt-duckdb`), in Meltano Hub's shape. meltano.yml is their one source: namespace,
+executable, capabilities, commands, settings (kind, default, description, sensitive: the tap's
+written there from its schema by scripts/meltano_settings.py, the first step of `make hub`) and
+select come from there, a loader's `config:` becoming its settings' defaults; this script adds
+what only the Hub needs (the tap's PyPI name as pip_url, variant, links, keywords, quality). The
+loader's and the utility's pip_url name meltano.yml's packages pinned exactly (each `~=` range
+replaced by the pin of its constraints/ file, which another project does not have). `--check`
+changes nothing and exits 1 when a file is stale (tests/test_hub_definition.py runs it).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -21,7 +26,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 MELTANO_YML = REPO / "meltano.yml"
-OUT = REPO / "meltano-hub" / "tap-clevertap-counts.yml"
+HUB = REPO / "meltano-hub"
+OUT = HUB / "tap-clevertap-counts.yml"
 NAME = "tap-clevertap-counts"
 HOME = "https://github.com/clevertap-counts/tap-clevertap-counts"
 HEADER = (
@@ -31,6 +37,28 @@ HEADER = (
 )
 # Copied from meltano.yml's extractor as they are there.
 FROM_PROJECT = ("namespace", "executable", "capabilities", "settings_group_validation", "select")
+PLUGIN_TYPE = {"loaders": "loader", "utilities": "utility"}
+# The other plugins: (type in meltano.yml, name, variant, label, description, upstream repo).
+PLUGINS = (
+    (
+        "loaders",
+        "target-duckdb",
+        "jwills",
+        "DuckDB",
+        "Singer target for DuckDB, pinned with duckdb 1.2.2 as tap-clevertap-counts tests it"
+        " (0.8.0 with a newer duckdb drops the first row of a batch with time-zoned values)",
+        "https://github.com/jwills/target-duckdb",
+    ),
+    (
+        "utilities",
+        "dbt-duckdb",
+        "clevertap-counts",
+        "dbt (DuckDB)",
+        "dbt-core with the DuckDB adapter, pinned as tap-clevertap-counts tests it (duckdb 1.2.2,"
+        " the version target-duckdb writes with): builds the clevertap_counts dbt package's models",
+        "https://github.com/duckdb/dbt-duckdb",
+    ),
+)
 
 
 def extractor(meltano_yml: dict[str, Any]) -> dict[str, Any]:
@@ -69,33 +97,101 @@ def definition(meltano_yml: dict[str, Any], pyproject: dict[str, Any]) -> dict[s
     return hub
 
 
-def render() -> str:
+def pinned(pip_url: str) -> str:
+    """meltano.yml's pip_url for another project: its `--constraint=` file dropped, and each
+    requirement that is not `==` replaced by the exact pin that file holds."""
+    words = pip_url.split()
+    (constraint,) = [w for w in words if w.startswith("--constraint=")]
+    path = REPO / constraint.split("}/", 1)[1]  # ${MELTANO_PROJECT_ROOT}/constraints/...
+    pins = {
+        m.group(1).lower(): m.group(0)
+        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s;]+)", path.read_text("utf-8"), re.M)
+    }
+    out = []
+    for word in words:
+        if word.startswith("--"):
+            continue
+        name = re.split(r"[~=<>!\[]", word, maxsplit=1)[0].lower()
+        out.append(word if "==" in word else pins[name])
+    return " ".join(out)
+
+
+def plugin(meltano_yml: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    """A loader's or utility's Hub definition from its meltano.yml entry."""
+    (found,) = [p for p in meltano_yml["plugins"][kind] if p["name"] == name]
+    config = found.get("config", {})
+    settings = [
+        hub_setting({**s, "value": config[s["name"]]} if s["name"] in config else s)
+        for s in found["settings"]
+    ]
+    copied = {k: found[k] for k in ("namespace", "executable", "commands") if k in found}
+    return {"pip_url": pinned(found["pip_url"]), **copied, "settings": settings}
+
+
+def plugin_definition(meltano_yml: dict[str, Any], entry: tuple[str, ...]) -> dict[str, Any]:
+    kind, name, variant, label, description, repo = entry
+    made = plugin(meltano_yml, kind, name)
+    return {
+        "name": name,
+        "variant": variant,
+        "label": label,
+        "description": description,
+        "pip_url": made.pop("pip_url"),
+        **made,
+        "docs": f"{HOME}/blob/main/docs/own-meltano-project.md",
+        "repo": repo,
+        "keywords": ["duckdb", "meltano_sdk" if kind == "loaders" else "dbt"],
+        "maintenance_status": "active",
+        "quality": "unknown",
+    }
+
+
+def dump(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def render_all() -> dict[Path, str]:
+    """Every file of meltano-hub/ this script writes, with its text."""
     meltano_yml = yaml.safe_load(MELTANO_YML.read_text(encoding="utf-8"))
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    body = yaml.safe_dump(
-        definition(meltano_yml, pyproject), sort_keys=False, allow_unicode=True, width=100
-    )
-    return HEADER + body
+    files = {OUT: HEADER + dump(definition(meltano_yml, pyproject))}
+    for entry in PLUGINS:
+        kind, name = entry[0], entry[1]
+        header = (
+            "# Generated by `make hub` (scripts/hub_definition.py) from meltano.yml: do not edit.\n"
+            "# Add it to your own Meltano project (docs/own-meltano-project.md):\n"
+            f"#   meltano add --plugin-type {PLUGIN_TYPE[kind]} {name} --from-ref"
+            " <this file or URL>\n"
+        )
+        files[HUB / f"{name}.yml"] = header + dump(plugin_definition(meltano_yml, entry))
+    return files
+
+
+def render() -> str:
+    return render_all()[OUT]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
     args = parser.parse_args()
-    fresh = render()
-    current = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
-    if fresh == current:
-        return 0
+    stale = [
+        path
+        for path, fresh in render_all().items()
+        if (path.read_text(encoding="utf-8") if path.exists() else "") != fresh
+    ]
     if args.check:
-        print(
-            f"{OUT.relative_to(REPO)} differs from meltano.yml's {NAME}: run `make hub` and "
-            "commit it",
-            file=sys.stderr,
-        )
-        return 1
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(fresh, encoding="utf-8")
-    print(f"{OUT.relative_to(REPO)}: written from meltano.yml")
+        for path in stale:
+            print(
+                f"{path.relative_to(REPO)} differs from meltano.yml: run `make hub` and commit it",
+                file=sys.stderr,
+            )
+        return 1 if stale else 0
+    for path, fresh in render_all().items():
+        if path in stale:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(fresh, encoding="utf-8")
+            print(f"{path.relative_to(REPO)}: written from meltano.yml")
     return 0
 
 

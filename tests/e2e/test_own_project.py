@@ -7,11 +7,20 @@ pinned by this repo's constraints file); account, passcode and one number settin
 TAP_CLEVERTAP_COUNTS_* variables; an account extractor added with `--inherit-from` (the
 `--plugin-type` form resolves the parent in the project: no Hub, works offline).
 
+Then the guide's "DuckDB, the models and a daily schedule" lines as written (bash, in the
+project, `../tap-clevertap-counts` a copy of this checkout): target-duckdb and dbt-duckdb added
+from meltano-hub/, a dbt project of the user's with this repo's package (`local:`), `meltano
+install` (the only one), a job and its schedule; after the runs below, the schedule run and the
+chart.
+
 One module fixture does the Meltano work once (init, add, install, config list, select, config
-test, two `meltano run`s); the tests below each check one part of what it saw:
+test, two `meltano run`s, the schedule, the chart); the tests below each check one part of what
+it saw:
 - run 1 (both extractors, Meltano's default selection `*.*`): exact rows, profile_counts only;
 - run 2 (a week later, `count_events` set): profile_counts only for the new periods, and every
-  event_counts period from the start (its own bookmarks).
+  event_counts period from the start (its own bookmarks);
+- the schedule run: the model's daily active users are the emulator's counts, and the chart
+  reads them from the schema dbt's run results name for the model.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import datetime
 import json
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -29,9 +39,13 @@ import pytest
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
 from tests.dist import copy_checkout, make_dist
-from tests.e2e.helpers import REPO, TAP, Project, periods
+from tests.e2e.helpers import MELTANO, REPO, TAP, Project, clean_env, periods
+from tests.e2e.test_dbt import png_text
 
 DEFINITION = REPO / "meltano-hub" / "tap-clevertap-counts.yml"
+GUIDE = REPO / "docs" / "own-meltano-project.md"
+RECIPE = "## DuckDB, the models and a daily schedule"
+MODEL = "clevertap_active_users"
 OTHER = "tap-clevertap-other"  # the second account's extractor, inheriting from the tap
 OTHER_ACCOUNT = "DEMO-000-0042"
 START = datetime.date(2025, 1, 1)
@@ -59,6 +73,10 @@ class Seen:
     asked: list[list[tuple[str, str]]]  # per run: (path, account) of every submit
     truth: dict[str, dict[Key, int]]  # stream -> every owed key -> the emulator's count
     seconds: float
+    chart: str  # what the guide's chart line printed
+    chart_png: Path
+    dbt_relation: str  # dbt's run_results.json: where it wrote the model
+    model: dict[tuple[str, str, str], int | None]  # (account, event, day) -> dau, per the model
 
 
 def stream_records(out: Path) -> dict[str, list[dict[str, Any]]]:
@@ -87,6 +105,51 @@ def count_of(emulator: Emulator, stream: str, key: Key) -> int:
         datetime.date.fromisoformat(key[2]),
         datetime.date.fromisoformat(key[3]),
     )
+
+
+def recipe_blocks() -> list[str]:
+    """The bash blocks of the guide's DuckDB section, exactly as written."""
+    section = GUIDE.read_text(encoding="utf-8").split(RECIPE, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```bash\n(.*?)^```", section, re.DOTALL | re.MULTILINE)
+    assert len(blocks) == 2, "the DuckDB section's set-up and run blocks"
+    return blocks
+
+
+def run_block(project: Project, block: str, env: dict[str, str]) -> str:
+    """One block in the project with bash (stopping at the first failing line); its output."""
+    full = {**clean_env(), **env, "PATH": f"{MELTANO.parent}:{clean_env()['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=project.root,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"{block}\n--- stdout\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    )
+    return done.stdout
+
+
+def model_rows(db: Path) -> dict[tuple[str, str, str], int | None]:
+    """(account, event, day) -> dau of the model, wherever dbt built it (one schema holds it)."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        (schema,) = con.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = ?", [MODEL]
+        ).fetchone() or ("",)
+        rows = con.execute(
+            f"SELECT account_id, event_name, day, dau FROM {schema}.{MODEL}"
+        ).fetchall()
+    finally:
+        con.close()
+    found = {(str(a), str(e), str(d)[:10]): c for a, e, d, c in rows}
+    assert len(found) == len(rows), "one row per (account, event, day) for these queries"
+    return found
 
 
 def set_up(root: Path, wheel: Path) -> Project:
@@ -123,12 +186,20 @@ def set_up(root: Path, wheel: Path) -> Project:
 def seen(tmp_path_factory: pytest.TempPathFactory) -> Seen:
     started = time.monotonic()
     tmp = tmp_path_factory.mktemp("outside")
-    _, built = make_dist(copy_checkout(tmp_path_factory.mktemp("clone")))
+    clone = copy_checkout(tmp_path_factory.mktemp("clone"))
+    _, built = make_dist(clone)
     wheel = Path(shutil.copy2(built, tmp))  # a file the user downloaded
     project = set_up(tmp / "analytics", wheel)
     (added,) = [p for p in project.load_yml()["plugins"]["extractors"] if p["name"] == TAP]
     marks = {"build and add": time.monotonic() - started}
-    project.meltano("install", timeout=600)
+    # The guide's checkout beside the project: the copy `make dist` built from, with the chart's
+    # venv (`make chart-venv`, once per checkout) linked in.
+    subprocess.run(["make", "-s", "chart-venv"], cwd=REPO, check=True, capture_output=True)
+    checkout = tmp / "tap-clevertap-counts"
+    checkout.symlink_to(clone)
+    (clone / ".venv-chart").symlink_to(REPO / ".venv-chart")
+    set_up_block, run_and_chart = recipe_blocks()
+    run_block(project, set_up_block, {})  # ... meltano install: the project's only install
     marks["install"] = time.monotonic() - started
 
     ours = Emulator(EmulatorConfig(today=TODAY1, job_seconds=0.01, partial_share=0.5))
@@ -185,7 +256,16 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Seen:
             ours.clear_log()
             theirs.clear_log()
             marks[f"run {len(records)}"] = time.monotonic() - started
+        # The schedule's job (tap, target-duckdb, dbt deps and run) and the chart, as written.
+        chart = run_block(project, run_and_chart, {**env, **extra})
+        marks["schedule and chart"] = time.monotonic() - started
         print(f"outside project, seconds since start: {marks}")
+        results = project.root / ".meltano" / "utilities" / "dbt-duckdb" / "target"
+        relations = {
+            r["unique_id"].rsplit(".", 1)[1]: r["relation_name"]
+            for r in json.loads((results / "run_results.json").read_text())["results"]
+        }
+        model = model_rows(project.root / "warehouse" / "dev.duckdb")
         end = TODAY2 - datetime.timedelta(days=1)
         truth = {
             stream: {
@@ -207,6 +287,10 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Seen:
         asked,
         truth,
         time.monotonic() - started,
+        chart,
+        project.root / "output" / "active_users.png",
+        relations[MODEL],
+        model,
     )
 
 
@@ -271,3 +355,26 @@ def test_second_run_is_incremental_and_counts_events_once_opted_in(seen: Seen) -
     asked = [path for path, _ in seen.asked[1]]
     assert asked.count("/1/counts/profiles.json") == len(new_profiles)
     assert asked.count("/1/counts/events.json") == len(events)
+
+
+def test_the_schedule_builds_the_models_and_the_chart_reads_the_schema_dbt_wrote_to(
+    seen: Seen,
+) -> None:
+    # Where dbt says it wrote the model: the profile's schema and the project's +schema.
+    database, schema, table = (part.strip('"') for part in seen.dbt_relation.split("."))
+    assert (database, schema, table) == ("dev", "analytics_clevertap", MODEL)
+    assert f"from {schema}.{MODEL}: {DEMO_ACCOUNT_ID} (" in seen.chart, seen.chart
+    assert png_text(seen.chart_png)["rows-sha256"]
+    # The model's daily active users (the filtered daily query) are the emulator's counts, for
+    # every day up to the schedule run's end; no other account is in this job.
+    (pizza,) = [q for q in QUERIES if q.get("granularity", "day") == "day"]
+    end = TODAY2 - datetime.timedelta(days=1)
+    days = [a.isoformat() for a, _ in periods("day", START, end)]
+    owed = {
+        (DEMO_ACCOUNT_ID, pizza["event_name"], d): seen.truth["profile_counts"][
+            (DEMO_ACCOUNT_ID, pizza["name"], d, d)
+        ]
+        for d in days
+    }
+    assert {k: v for k, v in seen.model.items() if k[1] == pizza["event_name"]} == owed
+    assert f"{DEMO_ACCOUNT_ID} ({len(days)} days)" in seen.chart
