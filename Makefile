@@ -111,12 +111,13 @@ lint: install orchestration
 unit: install orchestration
 	$(BIN)/pytest -n auto
 
-# The venvs are built side by side (-j3: pip mostly waits on the disk and the index), then the
+# The venvs are built side by side (pip mostly waits on the disk and the index; the chart's too,
+# which test_dbt draws with, rather than inside that one long test), then the
 # lint runs beside pytest (-j2): pytest keeps the 2-CPU machine about two-thirds busy, and ruff,
 # mypy and import-linter fill the rest (a failure of either fails `make test`). make -j writes
 # their output as it comes; each tool's lines name their own files.
 test:
-	$(MAKE) -j3 install orchestration
+	$(MAKE) -j4 install orchestration chart-venv
 	$(MAKE) -j2 lint unit
 
 # `make test` beside two CPU-burning processes started and stopped by PID: no test may depend on

@@ -1,8 +1,9 @@
 """orchestration/ from the command line, as docs/orchestrator.md runs it (`dg launch`): two
 partitions at once on the multiprocess executor (two CLI runs), into PostgreSQL, on a new
 system database on PostgreSQL: both succeed, they overlapped (each account's jobs stay pending
-until both emulators hold one), every row exact. Then a second project copy ("machine") runs
-account A in-process against the same system database: incremental, from the first copy's state.
+until both emulators hold one), every row exact, and Meltano's state on PostgreSQL. Another
+project copy running an account incrementally from that shared state is test_distributed's
+second run (a Celery worker in each copy).
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ from tests.e2e.helpers import REPO, Project, dev_tap_config
 from tests.e2e.postgres import PostgresServer
 from tests.e2e.test_many_accounts import (
     END1,
-    END2,
     TAPS,
     TODAY1,
-    TODAY2,
-    asked,
     postgres_env,
     postgres_rows,
     truth_of,
@@ -32,9 +30,7 @@ from tests.e2e.test_many_accounts import (
 from tests.e2e.test_orchestration import (
     ASSET_CONFIG,
     DAGSTER_VENV,
-    TAP_A,
     dagster_python,
-    drive,
     run_env,
 )
 
@@ -58,7 +54,7 @@ def wait_for(
         time.sleep(0.05)
 
 
-def test_two_partitions_at_once_into_postgres_then_another_machine_runs_incrementally(
+def test_two_partitions_at_once_into_postgres_on_a_new_system_database(
     meltano_project: Project,
     dagster_python: pathlib.Path,
     postgres_server: PostgresServer,
@@ -79,15 +75,13 @@ def test_two_partitions_at_once_into_postgres_then_another_machine_runs_incremen
         for tap, account in TAPS.items()
     }
     try:
-        _two_at_once_then_incremental(
-            meltano_project, dagster_python, postgres_server, tmp_path, emulators, clock
-        )
+        _two_at_once(meltano_project, dagster_python, postgres_server, tmp_path, emulators, clock)
     finally:
         for emulator in emulators.values():
             emulator.stop()
 
 
-def _two_at_once_then_incremental(
+def _two_at_once(
     project: Project,
     python: pathlib.Path,
     server: PostgresServer,
@@ -169,32 +163,6 @@ def _two_at_once_then_incremental(
     truth1 = truth_of(emulators, queries, END1)
     conninfo = server.conninfo
     assert {k: r.count for k, r in postgres_rows(conninfo, schema).items()} == truth1
-
-    # Machine 2: another copy of the project (its plugin venvs linked to save an install; no
-    # .meltano/meltano.db, no locks of its own) on the same system database.
-    machine2 = Project.create(tmp / "machine-2")
-    (machine2.root / ".meltano").mkdir()
-    for kind in ("extractors", "loaders"):
-        (machine2.root / ".meltano" / kind).symlink_to(project.root / ".meltano" / kind)
-    for emulator in emulators.values():
-        emulator.set_today(TODAY2)
-    since = len(emulators[TAP_A].requests())
-    env2 = {
-        **env,
-        "MELTANO_PROJECT_ROOT": str(machine2.root),
-        "CLEVERTAP_DBT_UTILITY": "none",  # this copy loads accounts only: no dbt installed
-        "TAP_CLEVERTAP_COUNTS_END_DATE": END2.isoformat(),
-    }
-    (second,) = drive(
-        python,
-        [{"do": "materialize", "partition": TAP_A, "run_config": {"loader": "target-postgres"}}],
-        env2,
-    )
-    assert second["success"], second["failures"]
-    truth2 = truth_of(emulators, queries, END2)
-    new = {k for k in truth2 if k[0] == TAPS[TAP_A] and k not in truth1}
-    assert new, "three weeks later there is something new to count"
-    assert sorted(asked(emulators[TAP_A], queries, since)) == sorted(k[1:] for k in new)
-    rows = {k: r.count for k, r in postgres_rows(conninfo, schema).items()}
-    assert rows == {k: c for k, c in truth2.items() if k in truth1 or k in new}
-    assert not (machine2.root / ".meltano" / "meltano.db").exists(), "state is on PostgreSQL"
+    # each account's bookmarks are in the shared system database, where any machine reads them
+    state_ids = set(server.psql(systemdb, "SELECT state_id FROM state").split())
+    assert state_ids == {f"dev:{tap}-to-target-postgres" for tap in TAPS}, state_ids
