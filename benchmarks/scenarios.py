@@ -77,6 +77,8 @@ class Scenario:
             "max_concurrent_queries": self.max_concurrent,
             "request_timeout_seconds": 10,
             "backfill_with_trends": self.with_trends,
+            # event_counts counts only when the setting opts in as well as the catalog
+            "count_events": EVENT_COUNTS in self.streams,
         }
 
 
