@@ -25,6 +25,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
+from benchmarks import orchestration
 from benchmarks.accounts import (
     ACCOUNT_LIMIT,
     DAYS,
@@ -55,42 +56,13 @@ RUN_CONFIG = {"ops": {"clevertap_counts": {"config": {"loader": "target-postgres
 
 
 @dataclasses.dataclass(frozen=True)
-class Partition:
-    queue: str
-    returncode: int
-    wall_seconds: float
-    meltano_seconds: float
-    jobs: int
-    first: float
-    last: float
+class Partition(orchestration.Partition):
+    """One account's run, as on one machine, and the worker queue its step was sent to."""
 
-    @property
-    def overhead(self) -> float:
-        return self.wall_seconds - self.meltano_seconds
+    queue: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
-class DistributedOutcome:
-    n: int
-    partitions: tuple[Partition, ...]
-    load_before: str
-
-    @property
-    def jobs(self) -> int:
-        return sum(p.jobs for p in self.partitions)
-
-    @property
-    def rate(self) -> float:
-        asked = [p for p in self.partitions if p.jobs]
-        if not asked:
-            return 0.0
-        start = min(p.first for p in asked)
-        end = max(p.last for p in asked)
-        return self.jobs / (end - start) if end > start else 0.0
-
-    @property
-    def overhead(self) -> float:
-        return sum(p.overhead for p in self.partitions) / len(self.partitions)
+DistributedOutcome = orchestration.OrchestrationOutcome
 
 
 def run_id_of(launch_log: str) -> str:
@@ -271,7 +243,7 @@ def section(outcomes: dict[int, DistributedOutcome], found: list[Check]) -> list
     ]
     for n, o in outcomes.items():
         ideal = n * one.rate
-        used = len({p.queue for p in o.partitions})
+        used = len({p.queue for p in o.partitions if isinstance(p, Partition)})
         lines.append(
             f"| {n} | {used} | {o.jobs} | {o.rate:.2f} | "
             f"{100 * o.rate / ideal if ideal else 0:.1f} % | {o.overhead:.1f} s | "

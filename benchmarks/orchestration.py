@@ -77,8 +77,13 @@ class OrchestrationOutcome:
 
     @property
     def rate(self) -> float:
-        start = min(p.first for p in self.partitions)
-        end = max(p.last for p in self.partitions)
+        """Jobs per second from the first request of any account to the last count of any (a
+        partition that counted nothing, e.g. failed at once, has no span)."""
+        asked = [p for p in self.partitions if p.jobs]
+        if not asked:
+            return 0.0
+        start = min(p.first for p in asked)
+        end = max(p.last for p in asked)
         return self.jobs / (end - start) if end > start else 0.0
 
     @property
