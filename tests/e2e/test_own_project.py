@@ -39,13 +39,11 @@ import pytest
 
 from tap_clevertap_counts.emulator import DEMO_ACCOUNT_ID, DEMO_PASSCODE, Emulator, EmulatorConfig
 from tests.dist import copy_checkout, make_dist
-from tests.e2e.helpers import MELTANO, REPO, TAP, Project, clean_env, periods
+from tests.e2e.helpers import REPO, TAP, Project, periods
+from tests.e2e.own_project_recipe import MODEL, model_rows, recipe_blocks, run_block
 from tests.e2e.test_dbt import png_text
 
 DEFINITION = REPO / "meltano-hub" / "tap-clevertap-counts.yml"
-GUIDE = REPO / "docs" / "own-meltano-project.md"
-RECIPE = "## DuckDB, the models and a daily schedule"
-MODEL = "clevertap_active_users"
 OTHER = "tap-clevertap-other"  # the second account's extractor, inheriting from the tap
 OTHER_ACCOUNT = "DEMO-000-0042"
 START = datetime.date(2025, 1, 1)
@@ -105,51 +103,6 @@ def count_of(emulator: Emulator, stream: str, key: Key) -> int:
         datetime.date.fromisoformat(key[2]),
         datetime.date.fromisoformat(key[3]),
     )
-
-
-def recipe_blocks() -> list[str]:
-    """The bash blocks of the guide's DuckDB section, exactly as written."""
-    section = GUIDE.read_text(encoding="utf-8").split(RECIPE, 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"^```bash\n(.*?)^```", section, re.DOTALL | re.MULTILINE)
-    assert len(blocks) == 2, "the DuckDB section's set-up and run blocks"
-    return blocks
-
-
-def run_block(project: Project, block: str, env: dict[str, str]) -> str:
-    """One block in the project with bash (stopping at the first failing line); its output."""
-    full = {**clean_env(), **env, "PATH": f"{MELTANO.parent}:{clean_env()['PATH']}"}
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block],
-        cwd=project.root,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, (
-        f"{block}\n--- stdout\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
-    )
-    return done.stdout
-
-
-def model_rows(db: Path) -> dict[tuple[str, str, str], int | None]:
-    """(account, event, day) -> dau of the model, wherever dbt built it (one schema holds it)."""
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        (schema,) = con.execute(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = ?", [MODEL]
-        ).fetchone() or ("",)
-        rows = con.execute(
-            f"SELECT account_id, event_name, day, dau FROM {schema}.{MODEL}"
-        ).fetchall()
-    finally:
-        con.close()
-    found = {(str(a), str(e), str(d)[:10]): c for a, e, d, c in rows}
-    assert len(found) == len(rows), "one row per (account, event, day) for these queries"
-    return found
 
 
 def set_up(root: Path, wheel: Path) -> Project:
